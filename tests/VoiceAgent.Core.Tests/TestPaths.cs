@@ -1,5 +1,3 @@
-using VoiceAgent.Core;
-
 namespace VoiceAgent.Core.Tests;
 
 /// <summary>Paths the tests need, all resolved from the checkout (never absolute).</summary>
