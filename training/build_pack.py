@@ -1,0 +1,53 @@
+"""Rebuild the demo model pack from scratch (fixed seed). Every stage is resumable: re-running the command skips
+finished stages and resumes training from the last checkpoint.
+
+usage: /usr/bin/python3 training/build_pack.py [--enc-minutes 45] [--dec-minutes 35] [--from STAGE]
+stages: synth, encoder, encode, decoder, export, check, evaluate
+
+Generated data goes to training/data, training/work, training/runs (git-ignored); the pack to models/demo.
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+PY = sys.executable
+STAGES = ["synth", "encoder", "encode", "decoder", "export", "check", "evaluate"]
+
+
+def done(path):
+    return os.path.exists(os.path.join(HERE, path))
+
+
+def run(args):
+    print("+", " ".join(os.path.relpath(a, REPO) if a.startswith(REPO) else a for a in args), flush=True)
+    subprocess.run(args, check=True, cwd=REPO)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--enc-minutes", type=float, default=45)
+    ap.add_argument("--dec-minutes", type=float, default=35)
+    ap.add_argument("--from", dest="start", choices=STAGES, default="synth",
+                    help="force re-running this stage and the ones after it")
+    a = ap.parse_args()
+    force = set(STAGES[STAGES.index(a.start):]) if a.start != "synth" else set()
+    s = lambda n: os.path.join(HERE, n)  # noqa: E731
+    if not done("data/corpus/DONE.json"):
+        run([PY, s("synth.py"), "--scale", "1.0", "--procs", "2"])
+    if "encoder" in force or not done("runs/encoder/final.pt"):
+        run([PY, s("train_encoder.py"), "--minutes", str(a.enc_minutes)])
+    if "encode" in force or not done("work/encoded/train.pt"):
+        run([PY, s("encode_corpus.py")])
+    if "decoder" in force or not done("runs/decoder/final.pt"):
+        run([PY, s("train_decoder.py"), "--minutes", str(a.dec_minutes)])
+    run([PY, s("export.py")])
+    run([PY, s("validate_manifest.py")])
+    run([PY, s("ort_check.py")])
+    run([PY, s("evaluate.py")])
+
+
+if __name__ == "__main__":
+    main()

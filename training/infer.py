@@ -1,0 +1,86 @@
+"""Greedy dual-stream generation with a KV cache (reference for the C# engine) + model loading."""
+import os
+
+import numpy as np
+import torch
+
+from common import RUNS
+from models import DecoderConfig, DualHeadDecoder, EncoderConfig, StreamingEncoder
+from tokens import BLANK, CTD, DELAY, MSG_END, TEXT_EOS, Vocab, user_turn
+
+
+def load_encoder(path=None):
+    path = path or os.path.join(RUNS, "encoder", "final.pt")
+    if not os.path.exists(path):
+        path = os.path.join(RUNS, "encoder", "last.pt")
+    ck = torch.load(path)
+    m = StreamingEncoder(EncoderConfig(**ck["cfg"]))
+    m.load_state_dict(ck["model"])
+    return m.eval()
+
+
+def load_decoder(path=None):
+    path = path or os.path.join(RUNS, "decoder", "final.pt")
+    if not os.path.exists(path):
+        path = os.path.join(RUNS, "decoder", "last.pt")
+    ck = torch.load(path)
+    m = DualHeadDecoder(DecoderConfig(**ck["cfg"]))
+    m.load_state_dict(ck["model"])
+    return m.eval()
+
+
+def build_prompt(vocab, codes, feats, mode_ctd, feat_dim):
+    text, audio, fidx = user_turn(vocab, codes, mode_ctd)
+    F_ = np.zeros((len(text), feat_dim), np.float32)
+    m = np.zeros(len(text), np.float32)
+    for p, i in enumerate(fidx):
+        if i >= 0:
+            F_[p] = feats[i]
+            m[p] = 1.0
+    return (torch.tensor([text]), torch.tensor([audio]), torch.from_numpy(F_)[None], torch.from_numpy(m)[None])
+
+
+@torch.no_grad()
+def generate(dec, vocab, prompt, mode_ctd, past=None, max_new=160, trace=None):
+    """prompt: (text_ids, audio_ids, features, feature_mask) tensors [1,T,...] (may start with the previous
+    turn's closing position). Returns text ids (without eos), audio code ids (without offset), the full list of
+    generated (text, audio) positions (the last one, the closing position (text_blank, msg_end), is NOT in the
+    returned past: it starts the next turn's prefill) and the new past."""
+    t_ids, a_ids, feats, fmask = prompt
+    tl, al, past = dec(t_ids, a_ids, feats, fmask, past=past)
+    if trace is not None:
+        trace.append(("prefill", (t_ids, a_ids, feats, fmask), tl, al))
+    text_out, audio_out, gen = [], [], []
+    text_done = False
+    zero_f = torch.zeros(1, 1, feats.shape[-1])
+    zero_m = torch.zeros(1, 1)
+    for step in range(max_new):
+        t = int(torch.argmax(tl[0]))
+        a = int(torch.argmax(al[0]))
+        if text_done:
+            t = BLANK
+        if not mode_ctd:
+            a = BLANK
+        elif step < DELAY:
+            a = BLANK
+        if t == TEXT_EOS:
+            text_done = True
+        elif not text_done and t != BLANK:
+            text_out.append(t)
+        if mode_ctd and a == MSG_END:
+            gen.append((BLANK, MSG_END))
+            break
+        if not mode_ctd and t == TEXT_EOS:
+            gen.append((t, a))               # fed (its logits are not needed) ...
+            tl, al, past = dec(torch.tensor([[t]]), torch.tensor([[a]]), zero_f, zero_m, past=past)
+            if trace is not None:
+                trace.append(("step", (t, a), tl, al))
+            gen.append((BLANK, MSG_END))     # ... then the closing position, fed with the next prompt
+            break
+        if mode_ctd and a >= vocab.audio_offset:
+            audio_out.append(a - vocab.audio_offset)
+        gen.append((t, a))
+        tl, al, past = dec(torch.tensor([[t]]), torch.tensor([[a]]), zero_f, zero_m, past=past)
+        if trace is not None:
+            trace.append(("step", (t, a), tl, al))
+    return text_out, audio_out, gen, past
