@@ -30,6 +30,7 @@ internal static class Program
             {
                 "serve" => await GatewayHost.RunAsync(rest, cts.Token).ConfigureAwait(false),
                 "vad" => await VadCommand.RunAsync(rest, Console.Out, cts.Token).ConfigureAwait(false),
+                "respond" => await RespondCommand.RunAsync(rest, Console.Out, cts.Token).ConfigureAwait(false),
                 "help" or "--help" or "-h" => CliErrors.PrintUsage(),
                 _ => CliErrors.Usage($"unknown command '{args[0]}'."),
             };

@@ -151,152 +151,161 @@ public sealed class ReplyGenerator
         onCompleted?.Invoke(run.Result);
     }
 
-    /// <summary>One reply's loop (docs/model-pack.md §6, mirrored from training/infer.py <c>generate</c>).</summary>
-    private sealed class ReplyRun
+    /// <summary>Starts a reply that the caller drives step by step (<see cref="ReplyRun.MoveNext"/>): prefills the prompt now.</summary>
+    public ReplyRun Begin(DecoderState state, EncodedTurn turn, ReplyOptions? options = null, CancellationToken cancellationToken = default)
     {
-        private readonly ReplyGenerator _g;
-        private readonly DecoderState _state;
-        private readonly OutputMode _mode;
-        private readonly TokenSampler _text;
-        private readonly TokenSampler _audio;
-        private readonly int _maxNew;
-        private readonly int _maxAudio;
-        private ReplyResult? _result;
-        private bool _textDone;
-        private bool _done;
-        private int _step;
+        var run = new ReplyRun(this, state, options ?? ReplyOptions.Default);
+        run.Start(turn, cancellationToken);
+        return run;
+    }
+}
 
-        public ReplyRun(ReplyGenerator generator, DecoderState state, ReplyOptions options)
+/// <summary>One reply's loop, driven one decoder step at a time (docs/model-pack.md §6, mirrored from training/infer.py <c>generate</c>).</summary>
+public sealed class ReplyRun
+{
+    private readonly ReplyGenerator _g;
+    private readonly DecoderState _state;
+    private readonly OutputMode _mode;
+    private readonly TokenSampler _text;
+    private readonly TokenSampler _audio;
+    private readonly int _maxNew;
+    private readonly int _maxAudio;
+    private ReplyResult? _result;
+    private bool _textDone;
+    private bool _done;
+    private int _step;
+
+    internal ReplyRun(ReplyGenerator generator, DecoderState state, ReplyOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Decoder != generator.Decoder)
         {
-            ArgumentNullException.ThrowIfNull(state);
-            if (state.Decoder != generator.Decoder)
-            {
-                throw new ArgumentException("The state belongs to another decoder.", nameof(state));
-            }
-
-            _g = generator;
-            _state = state;
-            _mode = options.Mode;
-            var vocab = generator.Decoder.VocabSize;
-            _text = new TokenSampler(options.TextSampling ?? generator.DefaultTextSampling, vocab, options.Seed);
-            _audio = new TokenSampler(options.AudioSampling ?? generator.DefaultAudioSampling, vocab, options.Seed + 1);
-            _maxNew = options.MaxNewTokens ?? generator.Tokens.MaxNewTokens;
-            _maxAudio = options.MaxAudioTokens ?? generator.DefaultMaxAudioTokens;
-            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_maxNew);
+            throw new ArgumentException("The state belongs to another decoder.", nameof(state));
         }
 
-        public ReplyResult Result => _result ?? throw new InvalidOperationException("The reply has not started.");
+        _g = generator;
+        _state = state;
+        _mode = options.Mode;
+        var vocab = generator.Decoder.VocabSize;
+        _text = new TokenSampler(options.TextSampling ?? generator.DefaultTextSampling, vocab, options.Seed);
+        _audio = new TokenSampler(options.AudioSampling ?? generator.DefaultAudioSampling, vocab, options.Seed + 1);
+        _maxNew = options.MaxNewTokens ?? generator.Tokens.MaxNewTokens;
+        _maxAudio = options.MaxAudioTokens ?? generator.DefaultMaxAudioTokens;
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_maxNew);
+    }
 
-        public void Start(EncodedTurn turn, CancellationToken cancellationToken)
+    /// <summary>The reply so far (complete once <see cref="MoveNext"/> returned false).</summary>
+    public ReplyResult Result => _result ?? throw new InvalidOperationException("The reply has not started.");
+
+    internal void Start(EncodedTurn turn, CancellationToken cancellationToken)
+    {
+        var prompt = _g.BuildPrompt(turn, _mode, _state.ClosingPending);
+        _result = new ReplyResult(prompt, _state.CreateCheckpoint());
+        _state.PrefillTurn(prompt, cancellationToken);
+        _result.CheckpointAfterPrompt = _state.CreateCheckpoint();
+    }
+
+    /// <summary>Runs one decoder step and appends its events; false once the reply has ended.</summary>
+    public bool MoveNext(List<ReplyEvent> events, CancellationToken cancellationToken)
+    {
+        if (_done)
         {
-            var prompt = _g.BuildPrompt(turn, _mode, _state.ClosingPending);
-            _result = new ReplyResult(prompt, _state.CreateCheckpoint());
-            _state.PrefillTurn(prompt, cancellationToken);
-            _result.CheckpointAfterPrompt = _state.CreateCheckpoint();
+            return false;
         }
 
-        /// <summary>Runs one step; adds its events; false once the reply has ended.</summary>
-        public bool MoveNext(List<ReplyEvent> events, CancellationToken cancellationToken)
+        cancellationToken.ThrowIfCancellationRequested();
+        var t = _g.Tokens;
+        var r = Result;
+        if (_step >= _maxNew)
         {
-            if (_done)
-            {
-                return false;
-            }
+            Finish(events, ReplyEndReason.MaxNewTokens, closing: false);
+            return false;
+        }
 
-            cancellationToken.ThrowIfCancellationRequested();
-            var t = _g.Tokens;
-            var r = Result;
-            if (_step >= _maxNew)
-            {
-                Finish(events, ReplyEndReason.MaxNewTokens, closing: false);
-                return false;
-            }
+        var ctd = _mode == OutputMode.TextAndAudio;
+        var textSampled = !_textDone;
+        var audioSampled = ctd && _step >= t.AudioDelay;
+        var textId = textSampled ? _text.Sample(_state.TextLogits) : t.TextBlank;
+        var audioId = audioSampled ? _audio.Sample(_state.AudioLogits) : t.TextBlank;
+        if (textId == t.TextEos)
+        {
+            _textDone = true;
+            events.Add(new ReplyEvent(ReplyEventKind.TextEnd, _step, textId, -1, null, ReplyEndReason.None));
+        }
+        else if (!_textDone && textId != t.TextBlank)
+        {
+            r.TextIds.Add(textId);
+            events.Add(new ReplyEvent(ReplyEventKind.TextToken, _step, textId, -1, _g.Vocabulary?.GetWord(textId), ReplyEndReason.None));
+        }
 
-            var ctd = _mode == OutputMode.TextAndAudio;
-            var textSampled = !_textDone;
-            var audioSampled = ctd && _step >= t.AudioDelay;
-            var textId = textSampled ? _text.Sample(_state.TextLogits) : t.TextBlank;
-            var audioId = audioSampled ? _audio.Sample(_state.AudioLogits) : t.TextBlank;
-            if (textId == t.TextEos)
-            {
-                _textDone = true;
-                events.Add(new ReplyEvent(ReplyEventKind.TextEnd, _step, textId, -1, null, ReplyEndReason.None));
-            }
-            else if (!_textDone && textId != t.TextBlank)
-            {
-                r.TextIds.Add(textId);
-                events.Add(new ReplyEvent(ReplyEventKind.TextToken, _step, textId, -1, _g.Vocabulary?.GetWord(textId), ReplyEndReason.None));
-            }
+        if (ctd && t.IsStopAudio(audioId))
+        {
+            // The closing position is produced, not fed: it opens the next turn's prefill.
+            Finish(events, ReplyEndReason.StopToken, closing: true);
+            return false;
+        }
 
-            if (ctd && t.IsStopAudio(audioId))
-            {
-                // The closing position is produced, not fed: it opens the next turn's prefill.
-                Finish(events, ReplyEndReason.StopToken, closing: true);
-                return false;
-            }
-
-            if (!ctd && textId == t.TextEos)
-            {
-                Feed(textId, audioId, textSampled, audioSampled, cancellationToken);
-                Finish(events, ReplyEndReason.TextEos, closing: true);
-                return false;
-            }
-
-            if (ctd && t.IsAudioCode(audioId))
-            {
-                var code = (int)(audioId - t.AudioTokenOffset);
-                r.AudioCodes.Add(code);
-                events.Add(new ReplyEvent(ReplyEventKind.AudioCode, _step, audioId, code, null, ReplyEndReason.None));
-            }
-
+        if (!ctd && textId == t.TextEos)
+        {
             Feed(textId, audioId, textSampled, audioSampled, cancellationToken);
-            if (r.AudioCodes.Count >= _maxAudio)
-            {
-                Finish(events, ReplyEndReason.MaxAudioTokens, closing: false);
-                return false;
-            }
-
-            return true;
+            Finish(events, ReplyEndReason.TextEos, closing: true);
+            return false;
         }
 
-        private void Feed(long textId, long audioId, bool textSampled, bool audioSampled, CancellationToken cancellationToken)
+        if (ctd && t.IsAudioCode(audioId))
         {
-            _state.Step(textId, audioId, cancellationToken);
-            var r = Result;
-            r.GeneratedTextIds.Add(textId);
-            r.GeneratedAudioIds.Add(audioId);
-            if (textSampled)
-            {
-                _text.Accept(textId);
-            }
+            var code = (int)(audioId - t.AudioTokenOffset);
+            r.AudioCodes.Add(code);
+            events.Add(new ReplyEvent(ReplyEventKind.AudioCode, _step, audioId, code, null, ReplyEndReason.None));
+        }
 
-            if (audioSampled)
-            {
-                _audio.Accept(audioId);
-            }
+        Feed(textId, audioId, textSampled, audioSampled, cancellationToken);
+        if (r.AudioCodes.Count >= _maxAudio)
+        {
+            Finish(events, ReplyEndReason.MaxAudioTokens, closing: false);
+            return false;
+        }
 
+        return true;
+    }
+
+    private void Feed(long textId, long audioId, bool textSampled, bool audioSampled, CancellationToken cancellationToken)
+    {
+        _state.Step(textId, audioId, cancellationToken);
+        var r = Result;
+        r.GeneratedTextIds.Add(textId);
+        r.GeneratedAudioIds.Add(audioId);
+        if (textSampled)
+        {
+            _text.Accept(textId);
+        }
+
+        if (audioSampled)
+        {
+            _audio.Accept(audioId);
+        }
+
+        _step++;
+        r.Steps = _step;
+    }
+
+    private void Finish(List<ReplyEvent> events, ReplyEndReason reason, bool closing)
+    {
+        var t = _g.Tokens;
+        var r = Result;
+        if (closing)
+        {
+            r.GeneratedTextIds.Add(t.TextBlank);
+            r.GeneratedAudioIds.Add(t.MsgEnd);
             _step++;
             r.Steps = _step;
         }
 
-        private void Finish(List<ReplyEvent> events, ReplyEndReason reason, bool closing)
-        {
-            var t = _g.Tokens;
-            var r = Result;
-            if (closing)
-            {
-                r.GeneratedTextIds.Add(t.TextBlank);
-                r.GeneratedAudioIds.Add(t.MsgEnd);
-                _step++;
-                r.Steps = _step;
-            }
-
-            // Also after a cap: the reply is closed the same way, by the closing position opening the next prefill.
-            _state.ClosingPending = true;
-            r.EndReason = reason;
-            r.Text = _g.Vocabulary?.Detokenize(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.TextIds)) ?? string.Empty;
-            events.Add(new ReplyEvent(ReplyEventKind.End, _step, -1, -1, null, reason));
-            _done = true;
-        }
+        // Also after a cap: the reply is closed the same way, by the closing position opening the next prefill.
+        _state.ClosingPending = true;
+        r.EndReason = reason;
+        r.Text = _g.Vocabulary?.Detokenize(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.TextIds)) ?? string.Empty;
+        events.Add(new ReplyEvent(ReplyEventKind.End, _step, -1, -1, null, reason));
+        _done = true;
     }
 }

@@ -12,6 +12,8 @@ internal static class CliErrors
         usage: voiceagent <command> [options]
           serve [--port N]        start the gateway on 127.0.0.1 (default port 8080)
           vad --input FILE.wav    print speech segments as JSON [{"start_ms":..,"end_ms":..}]
+          respond --input Q.wav --output R.wav [--json] [--mode audio|text]
+          respond --input A.wav B.wav ... --output-dir DIR [--json]
         """;
 
     public static int Fail(string sentence, int exitCode)

@@ -1,0 +1,691 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using VoiceAgent.Core.Audio;
+using VoiceAgent.StreamingEngine.Stages;
+using VoiceAgent.StreamingEngine.Vad;
+
+namespace VoiceAgent.StreamingEngine.Sessions;
+
+/// <summary>
+/// One caller's conversation: push caller audio in, read reply audio frames and events out.
+/// <para>
+/// Data path: caller audio (any supported rate) → <see cref="Resampler"/> → 16 kHz → VAD. While the VAD says the
+/// caller speaks, the mel front end and the streaming tokenizer run on every 80 ms (so at the end of the turn only
+/// the last chunk remains). At the end of the turn a reply worker prefills the decoder and runs its steps; audio
+/// codes flow through a bounded channel into the audio stages (detokenizer → vocoder → stitcher), whose PCM is
+/// resampled to the output rate and cut into frames on the bounded <see cref="Audio"/> channel.
+/// </para>
+/// <para>
+/// Threading: <see cref="PushAudio"/> / <see cref="CommitTurn"/> are called by one transport thread at a time
+/// (the session's input side); replies run on the thread pool; readers of <see cref="Audio"/> and
+/// <see cref="Events"/> may be on any thread. The only lock is this session's own, held for bookkeeping, never
+/// around inference; sessions share the engine's graphs and never wait for each other.
+/// </para>
+/// </summary>
+public sealed class VoiceSession : IAsyncDisposable, IDisposable
+{
+    private const int ModelRate = 16000;
+    private const int SliceSamples = 320; // 20 ms: VAD events stay precise even when a caller pushes a whole file
+
+    private readonly VoiceAgentEngine _engine;
+    private readonly ILogger _logger;
+    private readonly object _gate = new();
+    private readonly Resampler? _inputResampler;
+    private readonly VoiceActivityDetector _vad;
+    private readonly UserTurnEncoder _encoder;
+    private readonly DecoderState _decoderState;
+    private readonly Channel<ReplyAudioFrame> _audio;
+    private readonly Channel<SessionEvent> _events;
+    private readonly DeliveryCountingReader _audioReader;
+    private readonly ReplyAudioFramePool _framePool;
+    private readonly List<VadEvent> _vadEvents = new(4);
+    private readonly float[] _ring; // last PreRoll of 16 kHz input, indexed by absolute sample % length
+    private readonly int _outputFrameSamples;
+    private float[] _resampled = new float[4096];
+
+    private long _streamSamples;        // 16 kHz samples received so far
+    private long _encoderFedUpTo;       // absolute 16 kHz sample index the encoder has consumed
+    private long _turnStartSample;
+    private long _lastSpeechEndSample;
+    private bool _userSpeaking;
+    private int _turnId;
+    private ReplyWork? _reply;           // the reply in flight (or the last one), guarded by _gate
+    private Task _replyChain = Task.CompletedTask;
+    private long _droppedEvents;
+    private bool _disposed;
+
+    internal VoiceSession(VoiceAgentEngine engine, VoiceSessionOptions options, long id, ILogger logger)
+    {
+        _engine = engine;
+        _logger = logger;
+        Options = options;
+        Id = id;
+        if (options.InputSampleRate != ModelRate)
+        {
+            _inputResampler = new Resampler(options.InputSampleRate, ModelRate);
+        }
+
+        _vad = new VoiceActivityDetector(engine.Vad, options.Vad, ModelRate);
+        _vad.SpeechStarted += (_, e) => _vadEvents.Add(e);
+        _vad.SpeechEnded += (_, e) => _vadEvents.Add(e);
+        _encoder = new UserTurnEncoder(engine.Tokenizer);
+        _decoderState = engine.Decoder.CreateState();
+        var ringMs = options.PreRollMs + options.Vad.MinSpeechMs + options.Vad.SpeechPadMs + 200;
+        _ring = new float[ModelRate * ringMs / 1000];
+        _outputFrameSamples = options.OutputSampleRate * options.OutputFrameMs / 1000;
+        _framePool = new ReplyAudioFramePool(_outputFrameSamples, options.AudioQueueFrames + 8);
+        _audio = Channel.CreateBounded<ReplyAudioFrame>(new BoundedChannelOptions(options.AudioQueueFrames)
+        {
+            SingleWriter = true,
+            SingleReader = false,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _audioReader = new DeliveryCountingReader(this, _audio.Reader);
+        _events = Channel.CreateBounded<SessionEvent>(new BoundedChannelOptions(options.EventQueueCapacity)
+        {
+            SingleReader = false,
+            SingleWriter = false,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    /// <summary>Process-unique session number (for logs and metrics).</summary>
+    public long Id { get; }
+
+    /// <summary>The options this session runs with (a private copy).</summary>
+    public VoiceSessionOptions Options { get; }
+
+    /// <summary>Reply audio frames at <see cref="VoiceSessionOptions.OutputSampleRate"/>; dispose each frame after sending it.</summary>
+    public ChannelReader<ReplyAudioFrame> Audio => _audioReader;
+
+    /// <summary>Session events in order (VAD, transcript, reply text, audio start/end, barge-in, latency, errors).</summary>
+    public ChannelReader<SessionEvent> Events => _events.Reader;
+
+    /// <summary>Events that could not be queued because nobody read <see cref="Events"/>.</summary>
+    public long DroppedEvents => Interlocked.Read(ref _droppedEvents);
+
+    /// <summary>Whether the VAD currently hears the caller.</summary>
+    public bool IsUserSpeaking
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _userSpeaking;
+            }
+        }
+    }
+
+    /// <summary>Whether a reply is being generated or its audio is still queued.</summary>
+    public bool IsResponding
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _reply is { Finished: false } || _audio.Reader.Count > 0;
+            }
+        }
+    }
+
+    /// <summary>Number of committed user turns.</summary>
+    public int TurnCount => Volatile.Read(ref _turnId);
+
+    /// <summary>Completes when every reply started so far has finished (used by offline tools).</summary>
+    public Task WhenRepliesDone
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _replyChain;
+            }
+        }
+    }
+
+    /// <summary>Pushes caller audio (float PCM in [-1, 1] at <see cref="VoiceSessionOptions.InputSampleRate"/>).</summary>
+    public void PushAudio(ReadOnlySpan<float> samples)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        while (!samples.IsEmpty)
+        {
+            var take = Math.Min(samples.Length, _inputResampler is null ? SliceSamples : SliceSamples * Options.InputSampleRate / ModelRate);
+            var slice = samples[..take];
+            samples = samples[take..];
+            if (_inputResampler is null)
+            {
+                ProcessModelRate(slice);
+            }
+            else
+            {
+                EnsureResampled(_inputResampler.GetMaxOutputLength(slice.Length));
+                var written = _inputResampler.Process(slice, _resampled);
+                ProcessModelRate(_resampled.AsSpan(0, written));
+            }
+        }
+    }
+
+    /// <summary>Pushes caller audio as 16-bit PCM.</summary>
+    public void PushPcm16(ReadOnlySpan<short> samples)
+    {
+        Span<float> buffer = stackalloc float[SliceSamples];
+        while (!samples.IsEmpty)
+        {
+            var take = Math.Min(samples.Length, buffer.Length);
+            PcmConvert.ToFloat(samples[..take], buffer);
+            PushAudio(buffer[..take]);
+            samples = samples[take..];
+        }
+    }
+
+    /// <summary>
+    /// Ends the caller's turn now (push-to-talk, end of an input file): the VAD is flushed and whatever speech it
+    /// heard since the last reply becomes the turn. Returns false (and emits an error event) when it heard none.
+    /// </summary>
+    public bool CommitTurn()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_inputResampler is not null)
+        {
+            EnsureResampled(_inputResampler.GetFlushLength());
+            var tail = _inputResampler.Flush(_resampled);
+            ProcessModelRate(_resampled.AsSpan(0, tail));
+        }
+
+        _vad.Flush();
+        HandleVadEvents(isFlush: true);
+        if (_userSpeaking)
+        {
+            Commit(_lastSpeechEndSample > _turnStartSample ? _lastSpeechEndSample : _streamSamples);
+            return true;
+        }
+
+        Emit(new SessionEvent(SessionEventKind.Error, _turnId) { Code = "no_speech", Text = "No speech was detected in this turn." });
+        return false;
+    }
+
+    /// <summary>Raises a DTMF digit event (telephony transports call this; IVR hosts act on it).</summary>
+    public void PushDtmf(char digit) => Emit(new SessionEvent(SessionEventKind.Dtmf, _turnId) { Text = digit.ToString() });
+
+    /// <summary>
+    /// Tells the session how much of the current reply the far end has actually played (a client jitter buffer or a
+    /// telephony mark). Without reports, audio counts as delivered when it is read from <see cref="Audio"/>.
+    /// </summary>
+    public void ReportPlayback(int turnId, double playedMs)
+    {
+        lock (_gate)
+        {
+            if (_reply is { } r && r.TurnId == turnId)
+            {
+                r.ReportedPlayedMs = playedMs;
+            }
+        }
+    }
+
+    /// <summary>Stops the current reply (as a barge-in would) without a new user turn.</summary>
+    public void CancelReply() => Interrupt(reportBargeIn: false);
+
+    private void EnsureResampled(int length)
+    {
+        if (_resampled.Length < length)
+        {
+            _resampled = new float[Math.Max(length, _resampled.Length * 2)];
+        }
+    }
+
+    private void ProcessModelRate(ReadOnlySpan<float> pcm)
+    {
+        if (pcm.IsEmpty)
+        {
+            return;
+        }
+
+        // Keep the pre-roll ring current before the VAD runs, so a start event can reach back into it.
+        for (var i = 0; i < pcm.Length; i++)
+        {
+            _ring[(_streamSamples + i) % _ring.Length] = pcm[i];
+        }
+
+        _streamSamples += pcm.Length;
+        _vad.Process(pcm);
+        HandleVadEvents(isFlush: false);
+        if (_userSpeaking)
+        {
+            FeedEncoder();
+            if ((_streamSamples - _turnStartSample) * 1000 / ModelRate >= Options.MaxTurnMs)
+            {
+                Commit(_streamSamples);
+            }
+        }
+    }
+
+    private void HandleVadEvents(bool isFlush)
+    {
+        foreach (var e in _vadEvents)
+        {
+            if (e.Kind == VadEventKind.SpeechStart)
+            {
+                OnSpeechStart(e.Sample);
+            }
+            else if (_userSpeaking)
+            {
+                _lastSpeechEndSample = e.Sample;
+                Emit(new SessionEvent(SessionEventKind.SpeechEnded, _turnId + 1) { TimeMs = e.Milliseconds });
+                if (!isFlush && Options.AutoCommit)
+                {
+                    Commit(e.Sample);
+                }
+            }
+        }
+
+        _vadEvents.Clear();
+    }
+
+    private void OnSpeechStart(long sample)
+    {
+        if (Options.BargeInEnabled)
+        {
+            Interrupt(reportBargeIn: true);
+        }
+
+        if (_userSpeaking)
+        {
+            return;
+        }
+
+        _userSpeaking = true;
+        _turnStartSample = Math.Max(sample, _streamSamples - _ring.Length);
+        _encoderFedUpTo = _turnStartSample;
+        _encoder.Reset();
+        Emit(new SessionEvent(SessionEventKind.SpeechStarted, _turnId + 1) { TimeMs = sample * 1000 / ModelRate });
+    }
+
+    private void FeedEncoder()
+    {
+        // Feed from the ring in at most two contiguous pieces (it wraps).
+        while (_encoderFedUpTo < _streamSamples)
+        {
+            var start = (int)(_encoderFedUpTo % _ring.Length);
+            var count = (int)Math.Min(_streamSamples - _encoderFedUpTo, _ring.Length - start);
+            _encoder.PushAudio(_ring.AsSpan(start, count));
+            _encoderFedUpTo += count;
+        }
+    }
+
+    private void Commit(long speechEndSample)
+    {
+        var committedAt = Stopwatch.GetTimestamp();
+        FeedEncoder();
+        EncodedTurn turn;
+        try
+        {
+            turn = _encoder.Complete();
+        }
+        catch (EncoderCacheFullException ex)
+        {
+            _logger.LogWarning(ex, "Session {Session}: user turn too long for the encoder cache", Id);
+            _encoder.Reset();
+            _userSpeaking = false;
+            Emit(new SessionEvent(SessionEventKind.Error, _turnId) { Code = "turn_too_long", Text = ex.Message });
+            return;
+        }
+
+        var encoderTailMs = Stopwatch.GetElapsedTime(committedAt).TotalMilliseconds;
+        _userSpeaking = false;
+        var vadCommitMs = Math.Max(0, (_streamSamples - speechEndSample) * 1000.0 / ModelRate);
+        var turnId = Interlocked.Increment(ref _turnId);
+        Emit(new SessionEvent(SessionEventKind.UserTranscript, turnId) { Text = turn.Transcript });
+        if (turn.Count == 0)
+        {
+            return;
+        }
+
+        var work = new ReplyWork(turnId, turn, committedAt, vadCommitMs, encoderTailMs);
+        lock (_gate)
+        {
+            _reply = work;
+            var previous = _replyChain;
+            _replyChain = Task.Run(() => RunReplyAsync(work, previous));
+        }
+    }
+
+    /// <summary>Stops the reply in flight: cancels generation, drops queued audio, reports what was delivered.</summary>
+    private void Interrupt(bool reportBargeIn)
+    {
+        ReplyWork? work;
+        lock (_gate)
+        {
+            work = _reply;
+            if (work is null || work.Interrupted || (work.Finished && _audio.Reader.Count == 0 && !work.AudioPending))
+            {
+                return;
+            }
+
+            work.Interrupted = true;
+            _audioReader.DropThroughTurn(work.TurnId);
+        }
+
+        work.Cancellation.Cancel();
+        while (_audio.Reader.TryRead(out var frame))
+        {
+            frame.Dispose();
+        }
+
+        var delivered = work.DeliveredMs;
+        work.DeliveredAtInterruptMs = delivered;
+        if (reportBargeIn)
+        {
+            Emit(new SessionEvent(SessionEventKind.BargeIn, work.TurnId) { AudioMs = (long)Math.Round(delivered) });
+        }
+    }
+
+    private async Task RunReplyAsync(ReplyWork work, Task previous)
+    {
+        try
+        {
+            await previous.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The previous reply reported its own failure; this one starts from the state it left.
+        }
+
+        var token = work.Cancellation.Token;
+        var checkpointBefore = _decoderState.CreateCheckpoint();
+        ReplyRun? run = null;
+        try
+        {
+            token.ThrowIfCancellationRequested();
+            TrimContextIfNeeded(work.Turn.Count, token);
+            checkpointBefore = _decoderState.CreateCheckpoint();
+            var mode = Options.Mode;
+            run = _engine.Generator.Begin(_decoderState, work.Turn, new ReplyOptions
+            {
+                Mode = mode,
+                TextSampling = Options.TextSampling,
+                AudioSampling = Options.AudioSampling,
+                Seed = Options.Seed,
+            }, token);
+
+            Task speechTask = Task.CompletedTask;
+            Channel<int>? codes = null;
+            if (mode == OutputMode.TextAndAudio && _engine.Speech is { } speechFactory)
+            {
+                codes = Channel.CreateBounded<int>(new BoundedChannelOptions(64) { SingleReader = true, SingleWriter = true });
+                work.AudioPending = true;
+                speechTask = Task.Run(() => RunSpeechAsync(work, speechFactory, codes.Reader, token), token);
+            }
+
+            var events = new List<ReplyEvent>(4);
+            var text = new System.Text.StringBuilder();
+            bool more;
+            do
+            {
+                events.Clear();
+                more = run.MoveNext(events, token);
+                foreach (var e in events)
+                {
+                    switch (e.Kind)
+                    {
+                        case ReplyEventKind.TextToken when e.Word is not null:
+                            work.FirstTextTokenMs ??= work.ElapsedMs;
+                            var delta = text.Length == 0 ? e.Word : " " + e.Word;
+                            text.Append(delta);
+                            Emit(new SessionEvent(SessionEventKind.ReplyTextDelta, work.TurnId) { Text = delta });
+                            break;
+                        case ReplyEventKind.TextEnd:
+                            Emit(new SessionEvent(SessionEventKind.ReplyTextDone, work.TurnId) { Text = text.ToString() });
+                            break;
+                        case ReplyEventKind.AudioCode when codes is not null:
+                            work.FirstAudioTokenMs ??= work.ElapsedMs;
+                            await codes.Writer.WriteAsync(e.Code, token).ConfigureAwait(false);
+                            break;
+                    }
+                }
+            }
+            while (more);
+
+            codes?.Writer.TryComplete();
+            await speechTask.ConfigureAwait(false);
+            Emit(new SessionEvent(SessionEventKind.ReplyDone, work.TurnId) { Text = run.Result.Text });
+            Emit(new SessionEvent(SessionEventKind.TurnLatency, work.TurnId) { Latency = work.Latency() });
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            KeepDeliveredPart(work, run, checkpointBefore);
+            Emit(new SessionEvent(SessionEventKind.TurnLatency, work.TurnId) { Latency = work.Latency() });
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            _logger.LogError(ex, "Session {Session}: reply {Turn} failed", Id, work.TurnId);
+            _decoderState.Rollback(checkpointBefore);
+            Emit(new SessionEvent(SessionEventKind.Error, work.TurnId) { Code = "reply_failed", Text = $"The reply failed: {ex.Message}" });
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                work.Finished = true;
+                work.AudioPending = false;
+            }
+        }
+    }
+
+    private async Task RunSpeechAsync(ReplyWork work, IReplySpeechFactory factory, ChannelReader<int> codes, CancellationToken token)
+    {
+        using var speech = factory.Create(seed: 0);
+        var output = new ReplyPcmFramer(this, work, speech.SampleRate);
+        await foreach (var code in codes.ReadAllAsync(token).ConfigureAwait(false))
+        {
+            speech.PushCode(code, output.Append, token);
+            await output.FlushFramesAsync(final: false, token).ConfigureAwait(false);
+        }
+
+        speech.Complete(output.Append, token);
+        await output.FlushFramesAsync(final: true, token).ConfigureAwait(false);
+        Emit(new SessionEvent(SessionEventKind.ReplyAudioEnded, work.TurnId) { AudioMs = (long)Math.Round(output.QueuedMs) });
+    }
+
+    /// <summary>After a barge-in: keep the user turn and the part of the reply the caller heard, nothing more.</summary>
+    private void KeepDeliveredPart(ReplyWork work, ReplyRun? run, Stages.DecoderCheckpoint checkpointBefore)
+    {
+        if (run is null)
+        {
+            _decoderState.Rollback(checkpointBefore);
+            return;
+        }
+
+        var afterPrompt = run.Result.CheckpointAfterPrompt;
+        var deliveredMs = work.DeliveredAtInterruptMs ?? work.DeliveredMs;
+        var keep = 0;
+        if (Options.Mode == OutputMode.TextAndAudio)
+        {
+            // Audio lags text by D positions; each reply code is one position carrying 80 ms of audio.
+            var codeMs = 1000.0 / (_engine.Pack.Manifest.Tokenizer?.TokenRateHz ?? 12.5);
+            var codesHeard = (int)Math.Ceiling(deliveredMs / codeMs);
+            keep = codesHeard == 0 ? 0 : Math.Min(run.Result.Steps, _engine.Pack.Tokens.AudioDelay + codesHeard);
+        }
+        else
+        {
+            keep = run.Result.Steps;
+        }
+
+        _decoderState.Rollback(afterPrompt);
+        if (keep > 0)
+        {
+            _decoderState.Truncate(Math.Min(afterPrompt.Length + keep, _decoderState.Length));
+        }
+
+        // Whatever was kept is a finished (if shortened) reply: the next turn opens with the closing position.
+        _decoderState.ClosingPending = true;
+        work.KeptReplyPositions = keep;
+    }
+
+    private void TrimContextIfNeeded(int userTokens, CancellationToken token)
+    {
+        var cap = Math.Min(Options.MaxContextPositions, _engine.Decoder.MaxPositions);
+        var reserve = userTokens + 8 + _engine.Pack.Tokens.MaxNewTokens;
+        if (_decoderState.Length + reserve > cap && _decoderState.TurnCount > 0)
+        {
+            var dropped = _decoderState.TrimOldestTurns(Options.KeepTurnsOnTrim, token);
+            _logger.LogDebug("Session {Session}: trimmed {Dropped} old turns to fit the context cap", Id, dropped);
+            if (_decoderState.Length + reserve > cap)
+            {
+                _decoderState.TrimOldestTurns(0, token);
+            }
+        }
+    }
+
+    internal void Emit(SessionEvent e)
+    {
+        if (!_events.Writer.TryWrite(e))
+        {
+            Interlocked.Increment(ref _droppedEvents);
+        }
+    }
+
+    internal ReplyAudioFrame RentFrame() => _framePool.Rent();
+
+    internal int OutputFrameSamples => _outputFrameSamples;
+
+    internal ChannelWriter<ReplyAudioFrame> AudioWriter => _audio.Writer;
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        Task chain;
+        lock (_gate)
+        {
+            _reply?.Cancellation.Cancel();
+            chain = _replyChain;
+        }
+
+        try
+        {
+            chain.Wait(TimeSpan.FromSeconds(10));
+        }
+        catch (AggregateException)
+        {
+            // Replies report their own failures as events; disposal only needs them stopped.
+        }
+
+        _audio.Writer.TryComplete();
+        _events.Writer.TryComplete();
+        while (_audio.Reader.TryRead(out var frame))
+        {
+            frame.Dispose();
+        }
+
+        _encoder.Dispose();
+        _vad.Dispose();
+        _decoderState.Dispose();
+        _engine.OnSessionClosed();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>State of one reply, shared between the input thread (barge-in), the reply worker and the audio reader.</summary>
+    internal sealed class ReplyWork(int turnId, EncodedTurn turn, long committedAt, double vadCommitMs, double encoderTailMs)
+    {
+        private long _deliveredSamples;
+
+        public int TurnId { get; } = turnId;
+
+        public EncodedTurn Turn { get; } = turn;
+
+        public CancellationTokenSource Cancellation { get; } = new();
+
+        public bool Interrupted { get; set; }
+
+        public bool Finished { get; set; }
+
+        public bool AudioPending { get; set; }
+
+        public double? FirstTextTokenMs { get; set; }
+
+        public double? FirstAudioTokenMs { get; set; }
+
+        public double? FirstAudioFrameMs { get; set; }
+
+        public double? ReportedPlayedMs { get; set; }
+
+        public double? DeliveredAtInterruptMs { get; set; }
+
+        public int KeptReplyPositions { get; set; }
+
+        public int OutputSampleRate { get; set; } = 16000;
+
+        public double ElapsedMs => Stopwatch.GetElapsedTime(committedAt).TotalMilliseconds;
+
+        /// <summary>Reply audio the far end has: what the transport reported as played, else what it read.</summary>
+        public double DeliveredMs => ReportedPlayedMs ?? (1000.0 * Interlocked.Read(ref _deliveredSamples) / OutputSampleRate);
+
+        public void AddDelivered(int samples) => Interlocked.Add(ref _deliveredSamples, samples);
+
+        public TurnLatency Latency() => new()
+        {
+            VadCommitMs = Math.Round(vadCommitMs, 1),
+            EncoderTailMs = Math.Round(encoderTailMs, 2),
+            FirstTextTokenMs = FirstTextTokenMs is { } t ? Math.Round(t, 2) : null,
+            FirstAudioTokenMs = FirstAudioTokenMs is { } a ? Math.Round(a, 2) : null,
+            FirstAudioFrameMs = FirstAudioFrameMs is { } f ? Math.Round(f, 2) : null,
+            TotalMs = Math.Round(ElapsedMs, 2),
+        };
+    }
+
+    /// <summary>
+    /// The audio reader handed to transports: counts what they read as delivered (per turn) and hides frames of a reply
+    /// that was interrupted after they were queued.
+    /// </summary>
+    private sealed class DeliveryCountingReader(VoiceSession session, ChannelReader<ReplyAudioFrame> inner) : ChannelReader<ReplyAudioFrame>
+    {
+        private int _droppedThroughTurn;
+
+        public override Task Completion => inner.Completion;
+
+        public override bool CanCount => inner.CanCount;
+
+        public override int Count => inner.Count;
+
+        public void DropThroughTurn(int turnId) => Volatile.Write(ref _droppedThroughTurn, turnId);
+
+        public override bool TryRead(out ReplyAudioFrame item)
+        {
+            while (inner.TryRead(out item!))
+            {
+                if (item.TurnId <= Volatile.Read(ref _droppedThroughTurn))
+                {
+                    item.Dispose();
+                    continue;
+                }
+
+                ReplyWork? work;
+                lock (session._gate)
+                {
+                    work = session._reply;
+                }
+
+                if (work is not null && work.TurnId == item.TurnId)
+                {
+                    work.AddDelivered(item.Length);
+                }
+
+                return true;
+            }
+
+            return false;
+        }
+
+        public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => inner.WaitToReadAsync(cancellationToken);
+    }
+}
