@@ -42,12 +42,14 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     private readonly List<VadEvent> _vadEvents = new(4);
     private readonly float[] _ring; // last PreRoll of 16 kHz input, indexed by absolute sample % length
     private readonly int _outputFrameSamples;
+    private readonly int _padSamples;
     private float[] _resampled = new float[4096];
 
     private long _streamSamples;        // 16 kHz samples received so far
     private long _encoderFedUpTo;       // absolute 16 kHz sample index the encoder has consumed
     private long _turnStartSample;
     private long _lastSpeechEndSample;
+    private long _vadBase;              // stream sample where the VAD's own sample count restarted (after a flush)
     private bool _userSpeaking;
     private int _turnId;
     private ReplyWork? _reply;           // the reply in flight (or the last one), guarded by _gate
@@ -74,6 +76,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         var ringMs = options.PreRollMs + options.Vad.MinSpeechMs + options.Vad.SpeechPadMs + 200;
         _ring = new float[ModelRate * ringMs / 1000];
         _outputFrameSamples = options.OutputSampleRate * options.OutputFrameMs / 1000;
+        _padSamples = ModelRate * options.Vad.SpeechPadMs / 1000;
         _framePool = new ReplyAudioFramePool(_outputFrameSamples, options.AudioQueueFrames + 8);
         _audio = Channel.CreateBounded<ReplyAudioFrame>(new BoundedChannelOptions(options.AudioQueueFrames)
         {
@@ -128,6 +131,9 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             }
         }
     }
+
+    /// <summary>Positions in the decoder's context (read it between turns; a running reply changes it).</summary>
+    public int DecoderLength => _decoderState.Length;
 
     /// <summary>Number of committed user turns.</summary>
     public int TurnCount => Volatile.Read(ref _turnId);
@@ -195,6 +201,10 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
 
         _vad.Flush();
         HandleVadEvents(isFlush: true);
+
+        // A flushed detector starts a new stream; its sample counter restarts, so remember where.
+        _vad.Reset();
+        _vadBase = _streamSamples;
         if (_userSpeaking)
         {
             Commit(_lastSpeechEndSample > _turnStartSample ? _lastSpeechEndSample : _streamSamples);
@@ -250,7 +260,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         _streamSamples += pcm.Length;
         _vad.Process(pcm);
         HandleVadEvents(isFlush: false);
-        if (_userSpeaking)
+        if (_userSpeaking || !Options.VadGatesEncoder)
         {
             FeedEncoder();
             if ((_streamSamples - _turnStartSample) * 1000 / ModelRate >= Options.MaxTurnMs)
@@ -264,17 +274,19 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     {
         foreach (var e in _vadEvents)
         {
+            var sample = _vadBase + e.Sample;
             if (e.Kind == VadEventKind.SpeechStart)
             {
-                OnSpeechStart(e.Sample);
+                OnSpeechStart(sample);
             }
             else if (_userSpeaking)
             {
-                _lastSpeechEndSample = e.Sample;
-                Emit(new SessionEvent(SessionEventKind.SpeechEnded, _turnId + 1) { TimeMs = e.Milliseconds });
+                // The VAD pads its end; the caller's last voiced sample is one pad earlier.
+                _lastSpeechEndSample = Math.Max(_turnStartSample, sample - _padSamples);
+                Emit(new SessionEvent(SessionEventKind.SpeechEnded, _turnId + 1) { TimeMs = _lastSpeechEndSample * 1000 / ModelRate });
                 if (!isFlush && Options.AutoCommit)
                 {
-                    Commit(e.Sample);
+                    Commit(_lastSpeechEndSample);
                 }
             }
         }
@@ -295,9 +307,14 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         }
 
         _userSpeaking = true;
-        _turnStartSample = Math.Max(sample, _streamSamples - _ring.Length);
-        _encoderFedUpTo = _turnStartSample;
-        _encoder.Reset();
+        if (Options.VadGatesEncoder)
+        {
+            // Reach back into the pre-roll: the VAD confirms speech only after MinSpeechMs.
+            _turnStartSample = Math.Max(sample, _streamSamples - _ring.Length);
+            _encoderFedUpTo = _turnStartSample;
+            _encoder.Reset();
+        }
+
         Emit(new SessionEvent(SessionEventKind.SpeechStarted, _turnId + 1) { TimeMs = sample * 1000 / ModelRate });
     }
 
@@ -333,6 +350,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
 
         var encoderTailMs = Stopwatch.GetElapsedTime(committedAt).TotalMilliseconds;
         _userSpeaking = false;
+        _turnStartSample = _streamSamples; // the next ungated turn starts here
         var vadCommitMs = Math.Max(0, (_streamSamples - speechEndSample) * 1000.0 / ModelRate);
         var turnId = Interlocked.Increment(ref _turnId);
         Emit(new SessionEvent(SessionEventKind.UserTranscript, turnId) { Text = turn.Transcript });
@@ -403,6 +421,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             run = _engine.Generator.Begin(_decoderState, work.Turn, new ReplyOptions
             {
                 Mode = mode,
+                MaxNewTokens = Options.MaxNewTokens,
                 TextSampling = Options.TextSampling,
                 AudioSampling = Options.AudioSampling,
                 Seed = Options.Seed,
@@ -525,7 +544,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     private void TrimContextIfNeeded(int userTokens, CancellationToken token)
     {
         var cap = Math.Min(Options.MaxContextPositions, _engine.Decoder.MaxPositions);
-        var reserve = userTokens + 8 + _engine.Pack.Tokens.MaxNewTokens;
+        var reserve = userTokens + 8 + (Options.MaxNewTokens ?? _engine.Pack.Tokens.MaxNewTokens);
         if (_decoderState.Length + reserve > cap && _decoderState.TurnCount > 0)
         {
             var dropped = _decoderState.TrimOldestTurns(Options.KeepTurnsOnTrim, token);

@@ -20,13 +20,20 @@ public sealed class VoiceSessionOptions
     public OutputMode Mode { get; set; } = OutputMode.TextAndAudio;
 
     /// <summary>VAD thresholds and timings (the hangover <see cref="VadOptions.MinSilenceMs"/> decides when a turn is committed).</summary>
-    public VadOptions Vad { get; set; } = new() { MinSilenceMs = 400, SpeechPadMs = 60 };
+    public VadOptions Vad { get; set; } = new() { MinSilenceMs = 400, SpeechPadMs = 150 };
 
     /// <summary>
     /// Commit a turn when the VAD hears the caller stop (default). When false, the turn runs from the first speech
     /// until <see cref="VoiceSession.CommitTurn"/> (push-to-talk, or one file = one turn in offline tools).
     /// </summary>
     public bool AutoCommit { get; set; } = true;
+
+    /// <summary>
+    /// Encode only what the VAD calls speech (plus pre-roll) — the live default. When false, the encoder hears every
+    /// sample from the end of the previous turn: for offline files that are exactly one turn each (and for parity
+    /// with the pack's golden vectors, which encode whole files). Long silences then count against MaxTurnMs.
+    /// </summary>
+    public bool VadGatesEncoder { get; set; } = true;
 
     /// <summary>Whether caller speech during a reply interrupts it.</summary>
     public bool BargeInEnabled { get; set; } = true;
@@ -42,6 +49,9 @@ public sealed class VoiceSessionOptions
 
     /// <summary>Whole turns kept when the context is trimmed.</summary>
     public int KeepTurnsOnTrim { get; set; } = 2;
+
+    /// <summary>Cap on generated positions per reply (null: the pack's <c>stream.max_new_tokens</c>).</summary>
+    public int? MaxNewTokens { get; set; }
 
     /// <summary>Text sampling (null: the pack's default, greedy for the demo pack).</summary>
     public SamplerSettings? TextSampling { get; set; }
