@@ -1,3 +1,5 @@
-// The vocoder stages (flow-matching detokenizer, BigVGAN vocoder, chunk stitching) arrive with the demo pack part 2.
-// Until then this assembly only anchors the project graph: Gateway -> StreamingEngine -> Vocoder -> Core.
+using System.Runtime.CompilerServices;
+
+// Part 2 of the engine: flow-matching detokenizer, BigVGAN vocoder, chunk stitching (docs/vocoder.md).
 [assembly: System.CLSCompliant(false)]
+[assembly: InternalsVisibleTo("Vocoder.Tests")]

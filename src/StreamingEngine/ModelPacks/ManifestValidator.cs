@@ -7,7 +7,7 @@ namespace VoiceAgent.StreamingEngine.ModelPacks;
 /// rules of training/validate_manifest.py), failing on the first problem with a <see cref="ModelPackException"/> that
 /// names the file and the field.
 /// </summary>
-internal sealed class ManifestValidator
+internal sealed partial class ManifestValidator
 {
     private static readonly string[] DTypes = ["float32", "float16", "bfloat16", "int64", "int32", "bool"];
     private static readonly string[] RequiredSpecials =
@@ -73,6 +73,7 @@ internal sealed class ManifestValidator
         }
 
         ValidateStream(Req(m.Stream, "stream"), specials);
+        ValidateSpeech(m, graphs);
         var sampling = Req(m.Sampling, "sampling");
         ValidateSampler(Req(sampling.Text, "sampling.text"), "sampling.text", vocab.Size);
         ValidateSampler(Req(sampling.Audio, "sampling.audio"), "sampling.audio", vocab.Size);

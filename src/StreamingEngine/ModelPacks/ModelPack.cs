@@ -1,4 +1,5 @@
 using VoiceAgent.Core.Onnx;
+using VoiceAgent.Vocoder;
 
 namespace VoiceAgent.StreamingEngine.ModelPacks;
 
@@ -27,6 +28,20 @@ public sealed class ModelPack : IDisposable
         Tokens = PackTokens.From(manifest);
         TextVocabulary = vocabulary;
         _graphs = graphs;
+        DetokenizerSettings = PackSpeech.Detokenizer(manifest);
+        VocoderSettings = PackSpeech.Vocoder(manifest);
+        if (graphs.Count > 0 && DetokenizerSettings is { } detokenizer && VocoderSettings is { } vocoder)
+        {
+            try
+            {
+                Detokenizer = new FlowMatchingDetokenizer(GetGraph(manifest.Detokenizer!.Graph!), detokenizer);
+                Vocoder = new BigVganVocoder(GetGraph(manifest.Vocoder!.Graph!), vocoder);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ModelPackException(displayPath, "detokenizer", $"the detokenizer or vocoder graph does not fit its section: {e.Message}", e);
+            }
+        }
     }
 
     /// <summary>The pack folder.</summary>
@@ -67,6 +82,24 @@ public sealed class ModelPack : IDisposable
 
     /// <summary>The golden-vector folder (<c>golden.dir</c>), or null when the manifest names none.</summary>
     public string? GoldenDirectory => Manifest.Golden?.Dir is { } dir ? Path.Combine(Directory, dir) : null;
+
+    /// <summary>Whether the pack has the part-2 sections (reply audio); a text-only pack has neither.</summary>
+    public bool HasSpeechOutput => DetokenizerSettings is not null;
+
+    /// <summary>The detokenizer's schedule and shapes (<c>detokenizer</c>), or null for a text-only pack.</summary>
+    public DetokenizerSettings? DetokenizerSettings { get; }
+
+    /// <summary>The vocoder's hop, overlap and left context (<c>vocoder</c>), or null for a text-only pack.</summary>
+    public VocoderSettings? VocoderSettings { get; }
+
+    /// <summary>The shared detokenizer over its session; null for a text-only pack or a manifest-only load.</summary>
+    public FlowMatchingDetokenizer? Detokenizer { get; }
+
+    /// <summary>The shared vocoder over its session; null for a text-only pack or a manifest-only load.</summary>
+    public BigVganVocoder? Vocoder { get; }
+
+    /// <summary>Absolute tolerance for audio in parity checks (<c>golden.tolerance.audio_abs</c>, default 2e-3).</summary>
+    public double AudioTolerance => Manifest.Golden?.Tolerance?.GetValueOrDefault("audio_abs") is > 0 and var t ? t : 2e-3;
 
     /// <summary>The session of graph <paramref name="key"/> (a key of <c>graphs</c>).</summary>
     public OnnxSession GetGraph(string key)

@@ -26,6 +26,12 @@ public sealed record ModelPackManifest
     public IReadOnlyDictionary<string, GraphSpec>? Graphs { get; init; }
     public GoldenSection? Golden { get; init; }
     public JsonElement? Training { get; init; }
+
+    /// <summary>Part 2: codes → mel (docs/model-pack-part2.md §2–§3); absent in a text-only pack.</summary>
+    public DetokenizerSection? Detokenizer { get; init; }
+
+    /// <summary>Part 2: mel → audio (docs/model-pack-part2.md §1, §4); absent in a text-only pack.</summary>
+    public VocoderSection? Vocoder { get; init; }
 }
 
 public sealed record AudioSection

@@ -36,9 +36,10 @@ internal sealed class ReplyPcmFramer
     /// <summary>Milliseconds of audio queued so far.</summary>
     public double QueuedMs => 1000.0 * _queuedSamples / _outputRate;
 
-    /// <summary>Adds stage output (pack rate).</summary>
-    public void Append(ReadOnlySpan<float> pcm)
+    /// <summary>Adds stage output (pack rate); the signature is the audio stages' <c>PcmHandler</c>.</summary>
+    public void Append(ReadOnlySpan<float> pcm, bool isFinal)
     {
+        _ = isFinal; // the reply's end is signalled by FlushFramesAsync(final: true)
         if (_resampler is null)
         {
             AppendOutputRate(pcm);

@@ -66,7 +66,6 @@ public sealed class VoiceAgentEngine : IDisposable
             Tokenizer = new SemanticTokenizer(Pack);
             Decoder = new DualHeadDecoder(Pack);
             Generator = new ReplyGenerator(Decoder);
-            Speech = ReplySpeechFactory.TryCreate(Pack);
         }
         catch
         {
@@ -79,7 +78,7 @@ public sealed class VoiceAgentEngine : IDisposable
             "Engine ready: pack {Pack} ({Graphs} graphs), audio output {Audio}, ONNX Runtime {Version}",
             Pack.Manifest.Name,
             Pack.Graphs.Count,
-            Speech is null ? "off (text-only pack)" : "on",
+            CanSpeak ? "on" : "off (text-only pack)",
             OrtRuntime.Shared.Version);
     }
 
@@ -102,12 +101,10 @@ public sealed class VoiceAgentEngine : IDisposable
     public ReplyGenerator Generator { get; }
 
     /// <summary>Whether the pack can speak (it has a detokenizer and a vocoder).</summary>
-    public bool CanSpeak => Speech is not null;
+    public bool CanSpeak => Pack.Detokenizer is not null && Pack.Vocoder is not null;
 
     /// <summary>Sessions currently open.</summary>
     public int ActiveSessions => Volatile.Read(ref _activeSessions);
-
-    internal IReplySpeechFactory? Speech { get; }
 
     internal ILoggerFactory LoggerFactory => _loggerFactory;
 
@@ -121,7 +118,7 @@ public sealed class VoiceAgentEngine : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         var copy = (options ?? new VoiceSessionOptions()).Clone();
         copy.Validate();
-        if (copy.Mode == OutputMode.TextAndAudio && Speech is null)
+        if (copy.Mode == OutputMode.TextAndAudio && !CanSpeak)
         {
             throw new InvalidOperationException($"The model pack '{Pack.Manifest.Name}' has no detokenizer/vocoder; open the session with Mode = TextOnly.");
         }
@@ -141,7 +138,6 @@ public sealed class VoiceAgentEngine : IDisposable
         }
 
         _disposed = true;
-        Speech?.Dispose();
         Vad.Dispose();
         Pack.Dispose();
     }

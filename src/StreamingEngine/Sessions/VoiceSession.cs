@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using VoiceAgent.Core.Audio;
 using VoiceAgent.StreamingEngine.Stages;
 using VoiceAgent.StreamingEngine.Vad;
+using VoiceAgent.Vocoder;
 
 namespace VoiceAgent.StreamingEngine.Sessions;
 
@@ -38,6 +39,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     private readonly Channel<ReplyAudioFrame> _audio;
     private readonly Channel<SessionEvent> _events;
     private readonly DeliveryCountingReader _audioReader;
+    private readonly ReplyAudioPipeline? _speech; // detokenizer → vocoder → stitcher, reset per reply (replies never overlap)
     private readonly ReplyAudioFramePool _framePool;
     private readonly List<VadEvent> _vadEvents = new(4);
     private readonly float[] _ring; // last PreRoll of 16 kHz input, indexed by absolute sample % length
@@ -73,6 +75,10 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         _vad.SpeechEnded += (_, e) => _vadEvents.Add(e);
         _encoder = new UserTurnEncoder(engine.Tokenizer);
         _decoderState = engine.Decoder.CreateState();
+        if (options.Mode == OutputMode.TextAndAudio && engine.Pack.Detokenizer is { } detokenizer && engine.Pack.Vocoder is { } vocoder)
+        {
+            _speech = new ReplyAudioPipeline(detokenizer, vocoder, engine.Pack.DetokenizerSettings?.DefaultSeed);
+        }
         var ringMs = options.PreRollMs + options.Vad.MinSpeechMs + options.Vad.SpeechPadMs + 200;
         _ring = new float[ModelRate * ringMs / 1000];
         _outputFrameSamples = options.OutputSampleRate * options.OutputFrameMs / 1000;
@@ -281,8 +287,8 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             }
             else if (_userSpeaking)
             {
-                // The VAD pads its end; the caller's last voiced sample is one pad earlier.
-                _lastSpeechEndSample = Math.Max(_turnStartSample, sample - _padSamples);
+                // The VAD pads its end; the caller's last voiced sample is one pad earlier (a flush closes at the end of input).
+                _lastSpeechEndSample = Math.Max(_turnStartSample, isFlush ? sample : sample - _padSamples);
                 Emit(new SessionEvent(SessionEventKind.SpeechEnded, _turnId + 1) { TimeMs = _lastSpeechEndSample * 1000 / ModelRate });
                 if (!isFlush && Options.AutoCommit)
                 {
@@ -396,6 +402,14 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         {
             Emit(new SessionEvent(SessionEventKind.BargeIn, work.TurnId) { AudioMs = (long)Math.Round(delivered) });
         }
+
+        // The decoder state belongs to the reply chain: shrink the context after the reply's worker has stopped
+        // (it may have finished generating long ago while its audio was still queued) and before the next turn.
+        lock (_gate)
+        {
+            var previous = _replyChain;
+            _replyChain = previous.ContinueWith(_ => KeepDeliveredPart(work), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        }
     }
 
     private async Task RunReplyAsync(ReplyWork work, Task previous)
@@ -410,15 +424,14 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         }
 
         var token = work.Cancellation.Token;
-        var checkpointBefore = _decoderState.CreateCheckpoint();
-        ReplyRun? run = null;
+        work.CheckpointBefore = _decoderState.CreateCheckpoint();
         try
         {
             token.ThrowIfCancellationRequested();
             TrimContextIfNeeded(work.Turn.Count, token);
-            checkpointBefore = _decoderState.CreateCheckpoint();
+            work.CheckpointBefore = _decoderState.CreateCheckpoint();
             var mode = Options.Mode;
-            run = _engine.Generator.Begin(_decoderState, work.Turn, new ReplyOptions
+            var run = work.Run = _engine.Generator.Begin(_decoderState, work.Turn, new ReplyOptions
             {
                 Mode = mode,
                 MaxNewTokens = Options.MaxNewTokens,
@@ -429,11 +442,12 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
 
             Task speechTask = Task.CompletedTask;
             Channel<int>? codes = null;
-            if (mode == OutputMode.TextAndAudio && _engine.Speech is { } speechFactory)
+            if (mode == OutputMode.TextAndAudio && _speech is { } speech)
             {
                 codes = Channel.CreateBounded<int>(new BoundedChannelOptions(64) { SingleReader = true, SingleWriter = true });
                 work.AudioPending = true;
-                speechTask = Task.Run(() => RunSpeechAsync(work, speechFactory, codes.Reader, token), token);
+                speech.Reset(_engine.Pack.DetokenizerSettings?.DefaultSeed);
+                speechTask = Task.Run(() => RunSpeechAsync(work, speech, codes.Reader, token), token);
             }
 
             var events = new List<ReplyEvent>(4);
@@ -472,13 +486,13 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            KeepDeliveredPart(work, run, checkpointBefore);
+            // Interrupted: the continuation Interrupt queued trims the context to what the caller heard.
             Emit(new SessionEvent(SessionEventKind.TurnLatency, work.TurnId) { Latency = work.Latency() });
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             _logger.LogError(ex, "Session {Session}: reply {Turn} failed", Id, work.TurnId);
-            _decoderState.Rollback(checkpointBefore);
+            _decoderState.Rollback(work.CheckpointBefore);
             Emit(new SessionEvent(SessionEventKind.Error, work.TurnId) { Code = "reply_failed", Text = $"The reply failed: {ex.Message}" });
         }
         finally
@@ -491,9 +505,8 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         }
     }
 
-    private async Task RunSpeechAsync(ReplyWork work, IReplySpeechFactory factory, ChannelReader<int> codes, CancellationToken token)
+    private async Task RunSpeechAsync(ReplyWork work, ReplyAudioPipeline speech, ChannelReader<int> codes, CancellationToken token)
     {
-        using var speech = factory.Create(seed: 0);
         var output = new ReplyPcmFramer(this, work, speech.SampleRate);
         await foreach (var code in codes.ReadAllAsync(token).ConfigureAwait(false))
         {
@@ -507,11 +520,17 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     }
 
     /// <summary>After a barge-in: keep the user turn and the part of the reply the caller heard, nothing more.</summary>
-    private void KeepDeliveredPart(ReplyWork work, ReplyRun? run, Stages.DecoderCheckpoint checkpointBefore)
+    private void KeepDeliveredPart(ReplyWork work)
     {
-        if (run is null)
+        if (_disposed)
         {
-            _decoderState.Rollback(checkpointBefore);
+            return;
+        }
+
+        if (work.Run is not { } run)
+        {
+            // Interrupted before the prefill ran: the turn never entered the context.
+            _decoderState.Rollback(work.CheckpointBefore);
             return;
         }
 
@@ -530,11 +549,8 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             keep = run.Result.Steps;
         }
 
-        _decoderState.Rollback(afterPrompt);
-        if (keep > 0)
-        {
-            _decoderState.Truncate(Math.Min(afterPrompt.Length + keep, _decoderState.Length));
-        }
+        // Truncating the end of the cache is always valid (positions before it are untouched).
+        _decoderState.Truncate(Math.Min(afterPrompt.Length + keep, _decoderState.Length));
 
         // Whatever was kept is a finished (if shortened) reply: the next turn opens with the closing position.
         _decoderState.ClosingPending = true;
@@ -604,6 +620,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         _encoder.Dispose();
         _vad.Dispose();
         _decoderState.Dispose();
+        _speech?.Dispose();
         _engine.OnSessionClosed();
     }
 
@@ -641,6 +658,10 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         public double? DeliveredAtInterruptMs { get; set; }
 
         public int KeptReplyPositions { get; set; }
+
+        public ReplyRun? Run { get; set; }
+
+        public Stages.DecoderCheckpoint CheckpointBefore { get; set; }
 
         public int OutputSampleRate { get; set; } = 16000;
 

@@ -1,0 +1,130 @@
+using VoiceAgent.StreamingEngine.Sessions;
+using VoiceAgent.StreamingEngine.Stages;
+
+namespace VoiceAgent.StreamingEngine.Tests.Sessions;
+
+[Collection(EngineCollection.Name)]
+public sealed class BargeInTests(EngineFixture engineFixture, PackFixture pack)
+{
+    private VoiceAgentEngine Engine => engineFixture.Engine;
+
+    [Fact]
+    public async Task Caller_speech_during_the_reply_stops_it_drops_queued_audio_and_keeps_only_what_was_heard()
+    {
+        var c = EngineTestSupport.E2eCases(pack).First(e => EngineTestSupport.Mode(e) == OutputMode.TextAndAudio);
+        var speech = GoldenTensor.F32(c.GetProperty("pcm"));
+        var promptLength = GoldenTensor.I64(c.GetProperty("prompt_text_ids")).Length;
+        await using var session = Engine.OpenSession(new VoiceSessionOptions
+        {
+            AutoCommit = false,
+            VadGatesEncoder = false,
+            MaxNewTokens = 120,
+            AudioQueueFrames = 512,
+        });
+        session.PushAudio(speech);
+        Assert.True(session.CommitTurn());
+
+        // Wait for the reply's audio, then "play" exactly 12 frames (240 ms) of it.
+        await WaitForEventAsync(session, SessionEventKind.ReplyAudioStarted);
+        var played = 0;
+        while (played < 12)
+        {
+            Assert.True(await session.Audio.WaitToReadAsync());
+            if (session.Audio.TryRead(out var frame))
+            {
+                Assert.Equal(1, frame.TurnId);
+                played++;
+                frame.Dispose();
+            }
+        }
+
+        // Let generation run ahead so audio is queued, then the caller speaks over it.
+        await WaitUntilAsync(() => session.Audio.Count >= 10);
+        var bargeIn = await SpeakUntilAsync(session, speech, SessionEventKind.BargeIn);
+
+        Assert.Equal(240, bargeIn.AudioMs);
+        Assert.False(session.Audio.TryRead(out _), "audio of the interrupted reply was still queued after the barge-in");
+
+        // Only the heard part stays in context: the prompt, D delayed positions and ceil(240 / 80) = 3 code positions.
+        await session.WhenRepliesDone;
+        var expected = promptLength + pack.Pack.Tokens.AudioDelay + 3;
+        Assert.Equal(expected, session.DecoderLength);
+
+        // The caller's new speech is the next turn, and it gets a reply.
+        Assert.True(session.CommitTurn());
+        var next = await SessionDriver.CollectTurnAsync(session);
+        Assert.Equal(2, next.TurnId);
+        Assert.NotEmpty(next.Audio);
+    }
+
+    [Fact]
+    public async Task Text_and_audio_turn_reports_all_six_latency_figures_in_order()
+    {
+        var c = EngineTestSupport.E2eCases(pack).First(e => EngineTestSupport.Mode(e) == OutputMode.TextAndAudio);
+        var speech = GoldenTensor.F32(c.GetProperty("pcm"));
+        await using var session = Engine.OpenSession(new VoiceSessionOptions { AutoCommit = false, VadGatesEncoder = false, MaxNewTokens = 60 });
+        session.PushAudio(speech);
+        session.CommitTurn();
+        var outcome = await SessionDriver.CollectTurnAsync(session);
+
+        var l = outcome.Latency!;
+        Assert.NotNull(l.FirstAudioTokenMs);
+        Assert.NotNull(l.FirstAudioFrameMs);
+        Assert.True(l.FirstAudioTokenMs <= l.FirstAudioFrameMs, $"first audio token {l.FirstAudioTokenMs} ms after first frame {l.FirstAudioFrameMs} ms");
+        Assert.True(l.FirstAudioFrameMs <= l.TotalMs);
+        Assert.NotEmpty(outcome.Audio);
+
+        // The frames carry exactly the audio the reply-audio-ended event announced.
+        var ended = outcome.Events.Single(e => e.Kind == SessionEventKind.ReplyAudioEnded);
+        Assert.Equal(ended.AudioMs, (long)Math.Round(outcome.Audio.Count * 1000.0 / session.Options.OutputSampleRate));
+    }
+
+    private static async Task<SessionEvent> WaitForEventAsync(VoiceSession session, SessionEventKind kind)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            var e = await session.Events.ReadAsync(cts.Token);
+            if (e.Kind == kind)
+            {
+                return e;
+            }
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out");
+            await Task.Delay(10);
+        }
+    }
+
+    /// <summary>Pushes speech in 20 ms pieces (as a live caller) until <paramref name="kind"/> is emitted.</summary>
+    private static async Task<SessionEvent> SpeakUntilAsync(VoiceSession session, float[] speech, SessionEventKind kind)
+    {
+        for (var i = 0; i < speech.Length; i += 320)
+        {
+            session.PushAudio(speech.AsSpan(i, Math.Min(320, speech.Length - i)));
+            while (session.Events.TryRead(out var e))
+            {
+                if (e.Kind == kind)
+                {
+                    // Push the rest of the utterance so the next turn holds all of it.
+                    for (var j = i + 320; j < speech.Length; j += 320)
+                    {
+                        session.PushAudio(speech.AsSpan(j, Math.Min(320, speech.Length - j)));
+                    }
+
+                    return e;
+                }
+            }
+
+            await Task.Yield();
+        }
+
+        throw new Xunit.Sdk.XunitException($"no {kind} event while the caller spoke");
+    }
+}

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Part 2 pipeline (detokenizer + vocoder), every stage resumable. Run from the repository root:
+#   sh training/part2/run_part2.sh [DETOK_MINUTES] [VOCODER_MINUTES] [THREADS]
+# Stages: slt data (skipped if present) -> tokens from part 1's encoder (training/runs/encoder/final.pt)
+#         -> vocoder training -> detokenizer training -> export + golden -> ORT check -> evaluation.
+# Training resumes from training/runs/part2/{detok,vocoder}/last.pt; the minutes are ADDITIONAL minutes.
+set -e
+cd "$(dirname "$0")/../.."
+PY=/usr/bin/python3
+DM=${1:-30}
+VM=${2:-20}
+TH=${3:-1}
+mkdir -p training/work/part2/logs
+[ -f training/data/part2/mel_stats.json ] || $PY training/part2/make_data.py
+$PY training/part2/tokenize_data.py --threads "$TH"
+$PY training/part2/train_vocoder.py --minutes "$VM" --threads "$TH"
+$PY training/part2/train_detok.py --minutes "$DM" --threads "$TH"
+$PY training/part2/export_part2.py --threads "$TH"
+$PY training/part2/ort_check_part2.py --threads "$TH"
+$PY training/part2/evaluate_part2.py --threads "$TH"
