@@ -221,6 +221,18 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         return false;
     }
 
+    /// <summary>Forgets what the caller has said in the open turn (e.g. an IVR host handling a DTMF menu choice instead).</summary>
+    public void AbandonTurn()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _vad.Reset();
+        _vadBase = _streamSamples;
+        _encoder.Reset();
+        _userSpeaking = false;
+        _turnStartSample = _streamSamples;
+        _encoderFedUpTo = _streamSamples;
+    }
+
     /// <summary>Raises a DTMF digit event (telephony transports call this; IVR hosts act on it).</summary>
     public void PushDtmf(char digit) => Emit(new SessionEvent(SessionEventKind.Dtmf, _turnId) { Text = digit.ToString() });
 
