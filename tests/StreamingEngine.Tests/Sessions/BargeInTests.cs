@@ -52,7 +52,7 @@ public sealed class BargeInTests(EngineFixture engineFixture, PackFixture pack)
 
         // The caller's new speech is the next turn, and it gets a reply.
         Assert.True(session.CommitTurn());
-        var next = await SessionDriver.CollectTurnAsync(session);
+        var next = await SessionDriver.CollectTurnAsync(session, turnId: 2);
         Assert.Equal(2, next.TurnId);
         Assert.NotEmpty(next.Audio);
     }

@@ -209,7 +209,10 @@ internal static class SessionDriver
     public sealed record TurnOutcome(int TurnId, string? Transcript, string? ReplyText, TurnLatency? Latency, List<SessionEvent> Events, List<float> Audio);
 
     /// <summary>Waits for the turn's latency event (the last event of a reply), reading audio and events meanwhile.</summary>
-    public static async Task<TurnOutcome> CollectTurnAsync(VoiceSession session, TimeSpan? timeout = null)
+    /// <param name="session">The session.</param>
+    /// <param name="turnId">When set, events of other turns (e.g. an interrupted one's late latency event) are skipped.</param>
+    /// <param name="timeout">Give up after this long (default 60 s).</param>
+    public static async Task<TurnOutcome> CollectTurnAsync(VoiceSession session, int? turnId = null, TimeSpan? timeout = null)
     {
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
         var events = new List<SessionEvent>();
@@ -241,6 +244,11 @@ internal static class SessionDriver
         while (latency is null)
         {
             var e = await session.Events.ReadAsync(cts.Token);
+            if (turnId is { } wanted && e.TurnId != wanted)
+            {
+                continue;
+            }
+
             events.Add(e);
             if (e.Kind == SessionEventKind.TurnLatency)
             {
