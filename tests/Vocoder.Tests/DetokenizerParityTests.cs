@@ -17,10 +17,10 @@ public sealed class DetokenizerParityTests(SpeechPackFixture fixture, ITestOutpu
             var seed = c.GetProperty("seed").GetUInt32();
             var first = c.GetProperty("first_frame").GetInt64();
             var frames = c.GetProperty("n_frames").GetInt32();
-            var expected = Golden.F32(c.GetProperty("noise"));
+            var expected = GoldenTensor.F32(c.GetProperty("noise"));
             var actual = new float[frames * 80];
             DeterministicNoise.Fill(seed, first, frames, 80, actual);
-            Golden.Exact(expected, actual, $"noise seed {seed} frames [{first}, {first + frames})");
+            GoldenTensor.Exact(expected, actual, $"noise seed {seed} frames [{first}, {first + frames})");
             for (var i = 0; i < actual.Length; i++)
             {
                 Assert.Equal(actual[i], DeterministicNoise.Sample(seed, (ulong)((first * 80) + i)));
@@ -45,18 +45,18 @@ public sealed class DetokenizerParityTests(SpeechPackFixture fixture, ITestOutpu
         {
             var inputs = c.GetProperty("inputs");
             var outputs = c.GetProperty("outputs");
-            var cacheShape = Golden.Shape(inputs.GetProperty("cache_k"));
+            var cacheShape = GoldenTensor.Shape(inputs.GetProperty("cache_k"));
             var result = fixture.Detokenizer.RunStep(
-                Golden.F32(inputs.GetProperty("x_t")),
-                Golden.I64(inputs.GetProperty("tokens")),
-                Golden.F32(inputs.GetProperty("t"))[0],
-                Golden.I64(inputs.GetProperty("start_frame"))[0],
-                Golden.F32(inputs.GetProperty("cache_k")),
-                Golden.F32(inputs.GetProperty("cache_v")),
+                GoldenTensor.F32(inputs.GetProperty("x_t")),
+                GoldenTensor.I64(inputs.GetProperty("tokens")),
+                GoldenTensor.F32(inputs.GetProperty("t"))[0],
+                GoldenTensor.I64(inputs.GetProperty("start_frame"))[0],
+                GoldenTensor.F32(inputs.GetProperty("cache_k")),
+                GoldenTensor.F32(inputs.GetProperty("cache_v")),
                 cacheShape[2]);
-            Golden.Near(Golden.F32(outputs.GetProperty("velocity")), result.Velocity, fixture.Tol, $"case {n} velocity");
-            Golden.Near(Golden.F32(outputs.GetProperty("k_chunk")), result.KChunk, fixture.Tol, $"case {n} k_chunk");
-            Golden.Near(Golden.F32(outputs.GetProperty("v_chunk")), result.VChunk, fixture.Tol, $"case {n} v_chunk");
+            GoldenTensor.Near(GoldenTensor.F32(outputs.GetProperty("velocity")), result.Velocity, fixture.Tol, $"case {n} velocity");
+            GoldenTensor.Near(GoldenTensor.F32(outputs.GetProperty("k_chunk")), result.KChunk, fixture.Tol, $"case {n} k_chunk");
+            GoldenTensor.Near(GoldenTensor.F32(outputs.GetProperty("v_chunk")), result.VChunk, fixture.Tol, $"case {n} v_chunk");
         }
     }
 
@@ -64,10 +64,10 @@ public sealed class DetokenizerParityTests(SpeechPackFixture fixture, ITestOutpu
     public void Stream_reproduces_golden_chunks_noise_velocities_mel_and_cache()
     {
         var g = fixture.Golden("detok_stream.json");
-        var codes = Golden.I64(g.GetProperty("codes")).Select(c => (int)c).ToArray();
+        var codes = GoldenTensor.I64(g.GetProperty("codes")).Select(c => (int)c).ToArray();
         var seed = g.GetProperty("seed").GetUInt32();
         var goldenChunks = g.GetProperty("chunks").EnumerateArray().ToArray();
-        var plan = g.GetProperty("plan").EnumerateArray().Select(Golden.Ints).ToArray();
+        var plan = g.GetProperty("plan").EnumerateArray().Select(GoldenTensor.Ints).ToArray();
         AssertScheduleMatches(g.GetProperty("schedule"));
 
         using var stream = fixture.Detokenizer.CreateStream(seed);
@@ -109,8 +109,8 @@ public sealed class DetokenizerParityTests(SpeechPackFixture fixture, ITestOutpu
         {
             var gc = goldenChunks[i];
             Assert.Equal(plan[i], new[] { infos[i].S, infos[i].E, infos[i].W });
-            Assert.Equal(Golden.Ints(gc.GetProperty("emit")), new[] { infos[i].S, infos[i].E });
-            Assert.Equal(Golden.Ints(gc.GetProperty("window")), new[] { infos[i].S, infos[i].W });
+            Assert.Equal(GoldenTensor.Ints(gc.GetProperty("emit")), new[] { infos[i].S, infos[i].E });
+            Assert.Equal(GoldenTensor.Ints(gc.GetProperty("window")), new[] { infos[i].S, infos[i].W });
             Assert.Equal(gc.GetProperty("start_frame").GetInt32(), infos[i].Start);
             Assert.Equal(gc.GetProperty("cache_frames_in").GetInt32(), infos[i].CacheIn);
             Assert.Equal(i == infos.Count - 1, infos[i].Final);
@@ -118,39 +118,39 @@ public sealed class DetokenizerParityTests(SpeechPackFixture fixture, ITestOutpu
             // The Euler start state is the deterministic noise, bit for bit.
             var steps = observed.Where(o => o.Chunk == i).OrderBy(o => o.Step).ToArray();
             Assert.Equal(fixture.Detokenizer.Settings.EulerSteps, steps.Length);
-            Golden.Exact(Golden.F32(gc.GetProperty("noise")), steps[0].X, $"chunk {i} start noise");
+            GoldenTensor.Exact(GoldenTensor.F32(gc.GetProperty("noise")), steps[0].X, $"chunk {i} start noise");
             var velocities = gc.GetProperty("euler_velocities").EnumerateArray().ToArray();
             Assert.NotEmpty(velocities);
             for (var k = 0; k < velocities.Length; k++)
             {
-                Golden.Near(Golden.F32(velocities[k]), steps[k].V, fixture.Tol, $"chunk {i} Euler step {k} velocity");
+                GoldenTensor.Near(GoldenTensor.F32(velocities[k]), steps[k].V, fixture.Tol, $"chunk {i} Euler step {k} velocity");
             }
 
-            Golden.Near(Golden.F32(gc.GetProperty("mel")), mels[i], fixture.Tol, $"chunk {i} mel");
+            GoldenTensor.Near(GoldenTensor.F32(gc.GetProperty("mel")), mels[i], fixture.Tol, $"chunk {i} mel");
             if (gc.GetProperty("cache_write_k_chunk").ValueKind != JsonValueKind.Null)
             {
                 Assert.Equal(0, gc.GetProperty("cache_frames_in").GetInt32());
-                Golden.Near(Golden.F32(gc.GetProperty("cache_write_k_chunk")), cacheKAfter0!, fixture.Tol, $"chunk {i} cache-write k_chunk");
-                Golden.Near(Golden.F32(gc.GetProperty("cache_write_v_chunk")), cacheVAfter0!, fixture.Tol, $"chunk {i} cache-write v_chunk");
+                GoldenTensor.Near(GoldenTensor.F32(gc.GetProperty("cache_write_k_chunk")), cacheKAfter0!, fixture.Tol, $"chunk {i} cache-write k_chunk");
+                GoldenTensor.Near(GoldenTensor.F32(gc.GetProperty("cache_write_v_chunk")), cacheVAfter0!, fixture.Tol, $"chunk {i} cache-write v_chunk");
             }
         }
 
         var allMel = mels.SelectMany(m => m).ToArray();
-        output.WriteLine($"all emitted mel: max |diff| vs golden {Golden.MaxDiff(Golden.F32(g.GetProperty("mel")), allMel).Worst:g3} (tolerance {fixture.Tol}); noise values checked bit-exact: {goldenChunks.Sum(c => Golden.F32(c.GetProperty("noise")).Length)}");
-        Golden.Near(Golden.F32(g.GetProperty("mel")), allMel, fixture.Tol, "all emitted mel");
+        output.WriteLine($"all emitted mel: max |diff| vs golden {GoldenTensor.MaxDiff(GoldenTensor.F32(g.GetProperty("mel")), allMel).Worst:g3} (tolerance {fixture.Tol}); noise values checked bit-exact: {goldenChunks.Sum(c => GoldenTensor.F32(c.GetProperty("noise")).Length)}");
+        GoldenTensor.Near(GoldenTensor.F32(g.GetProperty("mel")), allMel, fixture.Tol, "all emitted mel");
         Assert.Equal(codes.Length * 4, stream.EmittedFrames);
     }
 
     [Fact]
     public void Pushing_codes_one_at_a_time_or_all_at_once_gives_identical_mel()
     {
-        var codes = Golden.I64(fixture.Golden("detok_stream.json").GetProperty("codes")).Select(c => (int)c).ToArray();
+        var codes = GoldenTensor.I64(fixture.Golden("detok_stream.json").GetProperty("codes")).Select(c => (int)c).ToArray();
         var oneByOne = SpeechRun.Mel(fixture.Detokenizer, codes, seed: 5, oneAtATime: true);
         var allAtOnce = SpeechRun.Mel(fixture.Detokenizer, codes, seed: 5, oneAtATime: false);
         Assert.Equal(oneByOne.Count, allAtOnce.Count);
         for (var i = 0; i < oneByOne.Count; i++)
         {
-            Golden.Exact(oneByOne[i].Mel, allAtOnce[i].Mel, $"chunk {i}");
+            GoldenTensor.Exact(oneByOne[i].Mel, allAtOnce[i].Mel, $"chunk {i}");
             Assert.Equal(oneByOne[i].Final, allAtOnce[i].Final);
         }
     }
@@ -175,7 +175,7 @@ public sealed class DetokenizerParityTests(SpeechPackFixture fixture, ITestOutpu
         stream.PushCodes(codes);
         stream.Complete();
         var c = SpeechRun.DrainMel(stream);
-        Golden.Exact(a.SelectMany(x => x.Mel).ToArray(), b.SelectMany(x => x.Mel).ToArray(), "same seed after Reset");
+        GoldenTensor.Exact(a.SelectMany(x => x.Mel).ToArray(), b.SelectMany(x => x.Mel).ToArray(), "same seed after Reset");
         Assert.NotEqual(a.SelectMany(x => x.Mel), c.SelectMany(x => x.Mel));
     }
 
@@ -270,8 +270,8 @@ public sealed class DetokenizerParityTests(SpeechPackFixture fixture, ITestOutpu
                 joinedV.AsSpan((total - keep) * perFrame).CopyTo(expectedV.AsSpan(j * keep * perFrame));
             }
 
-            Golden.Near(expectedK, stream.CacheK, fixture.Tol, $"cache K after chunk {chunk.Index}");
-            Golden.Near(expectedV, stream.CacheV, fixture.Tol, $"cache V after chunk {chunk.Index}");
+            GoldenTensor.Near(expectedK, stream.CacheK, fixture.Tol, $"cache K after chunk {chunk.Index}");
+            GoldenTensor.Near(expectedV, stream.CacheV, fixture.Tol, $"cache V after chunk {chunk.Index}");
             Assert.Equal(chunk.StartFrame + e - keep, stream.CacheStartFrame);
         }
 

@@ -8,7 +8,7 @@ public sealed class ReplyAudioPipelineTests(SpeechPackFixture fixture)
     public void One_code_at_a_time_and_all_at_once_give_identical_audio_matching_golden()
     {
         var g = fixture.Golden("detok_stream.json");
-        var codes = Golden.I64(g.GetProperty("codes")).Select(c => (int)c).ToArray();
+        var codes = GoldenTensor.I64(g.GetProperty("codes")).Select(c => (int)c).ToArray();
         var seed = g.GetProperty("seed").GetUInt32();
 
         using var a = new ReplyAudioPipeline(fixture.Detokenizer, fixture.Vocoder, seed);
@@ -37,8 +37,8 @@ public sealed class ReplyAudioPipelineTests(SpeechPackFixture fixture)
         b.PushCodes(codes, (pcm, _) => allAtOnce.AddRange(pcm.ToArray()));
         b.Complete((pcm, _) => allAtOnce.AddRange(pcm.ToArray()));
 
-        Golden.Exact([.. oneByOne], [.. allAtOnce], "one at a time vs all at once");
-        Golden.Near(Golden.F32(g.GetProperty("stitched_audio")), [.. oneByOne], fixture.AudioTol, "stitched audio");
+        GoldenTensor.Exact([.. oneByOne], [.. allAtOnce], "one at a time vs all at once");
+        GoldenTensor.Near(GoldenTensor.F32(g.GetProperty("stitched_audio")), [.. oneByOne], fixture.AudioTol, "stitched audio");
     }
 
     [Fact]
@@ -60,7 +60,7 @@ public sealed class ReplyAudioPipelineTests(SpeechPackFixture fixture)
         var actual = new List<float>();
         reused.PushCodes(codes, (pcm, _) => actual.AddRange(pcm.ToArray()));
         reused.Complete((pcm, _) => actual.AddRange(pcm.ToArray()));
-        Golden.Exact([.. expected], [.. actual], "reply after Reset");
+        GoldenTensor.Exact([.. expected], [.. actual], "reply after Reset");
     }
 
     [Fact]

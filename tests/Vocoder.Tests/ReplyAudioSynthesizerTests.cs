@@ -12,7 +12,7 @@ public sealed class ReplyAudioSynthesizerTests(SpeechPackFixture fixture)
     public async Task Streams_the_golden_reply_as_pcm_chunks()
     {
         var g = fixture.Golden("detok_stream.json");
-        var codes = Golden.I64(g.GetProperty("codes")).Select(c => (int)c).ToArray();
+        var codes = GoldenTensor.I64(g.GetProperty("codes")).Select(c => (int)c).ToArray();
         await using var synth = new ReplyAudioSynthesizer(fixture.Detokenizer, fixture.Vocoder, new ReplyAudioOptions { Seed = g.GetProperty("seed").GetUInt32(), OutputCapacity = 1 });
         Assert.Equal(16000, synth.SampleRate);
         var reader = Task.Run(() => ReadAll(synth.Audio));
@@ -33,14 +33,14 @@ public sealed class ReplyAudioSynthesizerTests(SpeechPackFixture fixture)
             Assert.Equal(i, chunks[i].Index);
             Assert.Equal(start, chunks[i].StartSample);
             Assert.Equal(i == chunks.Count - 1, chunks[i].IsFinal);
-            Golden.Near(Golden.F32(calls[i].GetProperty("audio_out")), chunks[i].Samples.Span, fixture.AudioTol, $"chunk {i}");
+            GoldenTensor.Near(GoldenTensor.F32(calls[i].GetProperty("audio_out")), chunks[i].Samples.Span, fixture.AudioTol, $"chunk {i}");
             start += chunks[i].Length;
         }
 
         // First packet: (4 F − O) frames of audio.
         var s = fixture.Detokenizer.Settings;
         Assert.Equal(((s.FirstChunkTokens * s.Upsample) - fixture.Vocoder.Settings.OverlapFrames) * fixture.Vocoder.Settings.HopLength, chunks[0].Length);
-        Golden.Near(Golden.F32(g.GetProperty("stitched_audio")), chunks.SelectMany(c => c.Samples.ToArray()).ToArray(), fixture.AudioTol, "stitched audio");
+        GoldenTensor.Near(GoldenTensor.F32(g.GetProperty("stitched_audio")), chunks.SelectMany(c => c.Samples.ToArray()).ToArray(), fixture.AudioTol, "stitched audio");
         foreach (var c in chunks)
         {
             c.Dispose();

@@ -14,21 +14,21 @@ public sealed class VocoderParityTests(SpeechPackFixture fixture, ITestOutputHel
         using var workspace = fixture.Vocoder.CreateWorkspace(8);
         foreach (var (c, n) in cases.Select((c, n) => (c, n)))
         {
-            var mel = Golden.F32(c.GetProperty("inputs").GetProperty("mel"));
-            var expected = Golden.F32(c.GetProperty("outputs").GetProperty("audio"));
-            Golden.Near(expected, fixture.Vocoder.Vocode(mel), fixture.AudioTol, $"case {n} (one-off)");
+            var mel = GoldenTensor.F32(c.GetProperty("inputs").GetProperty("mel"));
+            var expected = GoldenTensor.F32(c.GetProperty("outputs").GetProperty("audio"));
+            GoldenTensor.Near(expected, fixture.Vocoder.Vocode(mel), fixture.AudioTol, $"case {n} (one-off)");
 
             // Through a reused workspace (grows from 8 frames).
-            Golden.Near(expected, fixture.Vocoder.Vocode(workspace, mel), fixture.AudioTol, $"case {n} (workspace)");
+            GoldenTensor.Near(expected, fixture.Vocoder.Vocode(workspace, mel), fixture.AudioTol, $"case {n} (workspace)");
         }
     }
 
     [Fact]
     public void Crossfade_weights_match_golden_formula_check()
     {
-        var expected = Golden.F32(fixture.Golden("vocoder.json").GetProperty("crossfade_check"));
+        var expected = GoldenTensor.F32(fixture.Golden("vocoder.json").GetProperty("crossfade_check"));
         var w = ChunkStitcher.CrossFadeWeights(expected.Length);
-        Golden.Exact(expected, w, "cross-fade weights");
+        GoldenTensor.Exact(expected, w, "cross-fade weights");
         for (var i = 0; i < w.Length; i++)
         {
             Assert.Equal(1.0, w[i] + w[w.Length - 1 - i], 6);
@@ -39,36 +39,36 @@ public sealed class VocoderParityTests(SpeechPackFixture fixture, ITestOutputHel
     public void Stitcher_on_golden_mel_reproduces_each_call_and_the_stitched_audio()
     {
         var g = fixture.Golden("detok_stream.json");
-        var chunks = g.GetProperty("chunks").EnumerateArray().Select(c => Golden.F32(c.GetProperty("mel"))).ToArray();
+        var chunks = g.GetProperty("chunks").EnumerateArray().Select(c => GoldenTensor.F32(c.GetProperty("mel"))).ToArray();
         var calls = g.GetProperty("vocoder_calls").EnumerateArray().ToArray();
         Assert.Equal(chunks.Length, calls.Length);
         var outputs = SpeechRun.Stitch(fixture.Vocoder, [.. chunks.Select((m, i) => (m, i == chunks.Length - 1))]);
         for (var i = 0; i < calls.Length; i++)
         {
-            Golden.Near(Golden.F32(calls[i].GetProperty("audio_out")), outputs[i], fixture.AudioTol, $"vocoder call {i} output");
+            GoldenTensor.Near(GoldenTensor.F32(calls[i].GetProperty("audio_out")), outputs[i], fixture.AudioTol, $"vocoder call {i} output");
         }
 
-        Golden.Near(Golden.F32(g.GetProperty("stitched_audio")), outputs.SelectMany(o => o).ToArray(), fixture.AudioTol, "stitched audio");
+        GoldenTensor.Near(GoldenTensor.F32(g.GetProperty("stitched_audio")), outputs.SelectMany(o => o).ToArray(), fixture.AudioTol, "stitched audio");
     }
 
     [Fact]
     public void Codes_to_stitched_audio_end_to_end_matches_golden()
     {
         var g = fixture.Golden("detok_stream.json");
-        var codes = Golden.I64(g.GetProperty("codes")).Select(c => (int)c).ToArray();
+        var codes = GoldenTensor.I64(g.GetProperty("codes")).Select(c => (int)c).ToArray();
         var mel = SpeechRun.Mel(fixture.Detokenizer, codes, g.GetProperty("seed").GetUInt32(), oneAtATime: true);
         var outputs = SpeechRun.Stitch(fixture.Vocoder, mel);
         var calls = g.GetProperty("vocoder_calls").EnumerateArray().ToArray();
         Assert.Equal(calls.Length, outputs.Count);
         for (var i = 0; i < calls.Length; i++)
         {
-            Golden.Near(Golden.F32(calls[i].GetProperty("audio_out")), outputs[i], fixture.AudioTol, $"vocoder call {i} output");
+            GoldenTensor.Near(GoldenTensor.F32(calls[i].GetProperty("audio_out")), outputs[i], fixture.AudioTol, $"vocoder call {i} output");
         }
 
         var stitched = outputs.SelectMany(o => o).ToArray();
         Assert.Equal(codes.Length * 4 * fixture.Vocoder.Settings.HopLength, stitched.Length);
-        output.WriteLine($"codes -> stitched audio: max |diff| vs golden {Golden.MaxDiff(Golden.F32(g.GetProperty("stitched_audio")), stitched).Worst:g3} (tolerance {fixture.AudioTol})");
-        Golden.Near(Golden.F32(g.GetProperty("stitched_audio")), stitched, fixture.AudioTol, "stitched audio");
+        output.WriteLine($"codes -> stitched audio: max |diff| vs golden {GoldenTensor.MaxDiff(GoldenTensor.F32(g.GetProperty("stitched_audio")), stitched).Worst:g3} (tolerance {fixture.AudioTol})");
+        GoldenTensor.Near(GoldenTensor.F32(g.GetProperty("stitched_audio")), stitched, fixture.AudioTol, "stitched audio");
     }
 
     /// <summary>
@@ -80,12 +80,12 @@ public sealed class VocoderParityTests(SpeechPackFixture fixture, ITestOutputHel
     public void Stitched_audio_matches_one_whole_call_without_clicks()
     {
         var g = fixture.Golden("detok_stream.json");
-        var codes = Golden.I64(g.GetProperty("codes")).Select(c => (int)c).ToArray();
+        var codes = GoldenTensor.I64(g.GetProperty("codes")).Select(c => (int)c).ToArray();
         var mel = SpeechRun.Mel(fixture.Detokenizer, codes, g.GetProperty("seed").GetUInt32(), oneAtATime: true);
         var outputs = SpeechRun.Stitch(fixture.Vocoder, mel);
         var stitched = outputs.SelectMany(o => o).ToArray();
         var whole = fixture.Vocoder.Vocode(mel.SelectMany(m => m.Mel).ToArray());
-        Golden.Near(Golden.F32(g.GetProperty("whole_vocoded_audio")), whole, fixture.AudioTol, "whole vocoded audio");
+        GoldenTensor.Near(GoldenTensor.F32(g.GetProperty("whole_vocoded_audio")), whole, fixture.AudioTol, "whole vocoded audio");
         Assert.Equal(whole.Length, stitched.Length);
 
         double signal = 0, noise = 0;
@@ -138,7 +138,7 @@ public sealed class VocoderParityTests(SpeechPackFixture fixture, ITestOutputHel
         var outputs = SpeechRun.Stitch(fixture.Vocoder, mel);
         var audio = Assert.Single(outputs);
         Assert.Equal(codes.Length * s.Upsample * fixture.Vocoder.Settings.HopLength, audio.Length);
-        Golden.Exact(fixture.Vocoder.Vocode(chunk.Mel), audio, "single final chunk");
+        GoldenTensor.Exact(fixture.Vocoder.Vocode(chunk.Mel), audio, "single final chunk");
     }
 
     [Fact]
