@@ -1,8 +1,8 @@
 """Rebuild the demo model pack from scratch (fixed seed). Every stage is resumable: re-running the command skips
 finished stages and resumes training from the last checkpoint.
 
-usage: /usr/bin/python3 training/build_pack.py [--enc-minutes 45] [--dec-minutes 35] [--from STAGE]
-stages: synth, encoder, encode, decoder, export, check, evaluate
+usage: /usr/bin/python3 training/build_pack.py [--enc-minutes 45] [--dec-minutes 18] [--from STAGE]
+stages: synth, encoder, encode, decoder, export (+ merge_manifest.py for part 2), check, evaluate
 
 Generated data goes to training/data, training/work, training/runs (git-ignored); the pack to models/demo.
 """
@@ -29,7 +29,7 @@ def run(args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--enc-minutes", type=float, default=45)
-    ap.add_argument("--dec-minutes", type=float, default=35)
+    ap.add_argument("--dec-minutes", type=float, default=18)
     ap.add_argument("--from", dest="start", choices=STAGES, default="synth",
                     help="force re-running this stage and the ones after it")
     a = ap.parse_args()
@@ -44,6 +44,8 @@ def main():
     if "decoder" in force or not done("runs/decoder/final.pt"):
         run([PY, s("train_decoder.py"), "--minutes", str(a.dec_minutes)])
     run([PY, s("export.py")])
+    if os.path.exists(s("merge_manifest.py")):      # re-adds the part-2 (detokenizer/vocoder) manifest sections
+        run([PY, s("merge_manifest.py")])
     run([PY, s("validate_manifest.py")])
     run([PY, s("ort_check.py")])
     run([PY, s("evaluate.py")])

@@ -174,7 +174,8 @@ def goldens(enc, dec, vocab):
     write_golden("mel.json", {
         "description": "streaming log-mel front end: pcm (float32, 16 kHz, [-1,1]) -> mel [frames, 80]; frames = "
                        "next multiple of 8 >= ceil(len/160); the running max restarts per case",
-        "cases": [{"name": "utterance", "pcm": tensor_json(pcm_a), "mel": tensor_json(logmel_stream_np(pcm_a))},
+        "cases": [{"name": "utterance_first_second", "pcm": tensor_json(pcm_a[:SR]),
+                   "mel": tensor_json(logmel_stream_np(pcm_a[:SR]))},
                   {"name": "tone_4321_samples", "pcm": tensor_json(pcm_b), "mel": tensor_json(logmel_stream_np(pcm_b))}]})
 
     # ---- encoder steps with caches (first 3 steps in full), then token/feature outputs of every step
@@ -241,8 +242,9 @@ def goldens(enc, dec, vocab):
     write_golden("decoder_steps.json", {
         "description": "decoder.onnx: 'prefill' runs the text-only prompt of the encoder_steps utterance from an "
                        "empty past (past_seq = 0); then 'steps' (seq = 1) each use the previous call's present_* as "
-                       "past_* (only the last step's presents are stored, in 'final_presents')",
-        "prefill": prefill, "steps": dsteps, "final_presents": flat(past, "present")})
+                       "past_* (presents of the steps are not stored, to keep the file small: the step logits check the chain)",
+        "prefill": prefill, "steps": dsteps,
+        "final_present_shape": list(past[0][0].shape)})
 
     # ---- end to end greedy replies (one text+audio, one text-only) for other utterances
     e2e = []

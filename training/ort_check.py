@@ -176,7 +176,7 @@ def main():
         for k, v in st["outputs"].items():
             worst["decoder.step.logits"] = max(worst.get("decoder.step.logits", 0),
                                                float(np.abs(r[k] - dec_tensor(v)).max()))
-    for k, v in ds["final_presents"].items():
+    for k, v in ds.get("final_presents", {}).items():
         worst["decoder.final_presents"] = max(worst.get("decoder.final_presents", 0),
                                               float(np.abs(pres[k] - dec_tensor(v)).max()))
     # timing: single decoder steps at a realistic past length

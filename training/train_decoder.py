@@ -2,7 +2,7 @@
 tokenized flite-slt replies. Both output modes (speech_ct text-only / speech_ctd text+audio).
 Time-budgeted, checkpoints every few minutes, resumes automatically.
 
-usage: python3 training/train_decoder.py [--minutes 40]
+usage: python3 training/train_decoder.py [--minutes 18]
 """
 import argparse
 import os
@@ -25,13 +25,13 @@ CKPT = os.path.join(RUNS, "decoder", "last.pt")
 
 
 def make_dialogue(vocab, items, meta, replies, rng, feat_dim, code_noise=0.08):
-    n_turns = rng.choices([1, 2, 3], weights=[0.6, 0.3, 0.1])[0]
+    n_turns = rng.choices([1, 2, 3], weights=[0.75, 0.2, 0.05])[0]
     T, A, FI, FM, LT, LA = [], [], [], [], [], []
     feats = []
     for _ in range(n_turns):
         j = rng.randrange(len(items))
         it, intent = items[j], meta[j]["intent"]
-        ctd = rng.random() < 0.7
+        ctd = rng.random() < 0.4
         codes = it["tokens"].long().numpy().copy()
         if code_noise:
             flip = np.random.default_rng(rng.randrange(1 << 30)).random(len(codes)) < code_noise
@@ -97,8 +97,8 @@ def quick_eval(dec, vocab, enc_split, n=120, ctd=False):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--minutes", type=float, default=40.0)
-    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--minutes", type=float, default=18.0)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--batch", type=int, default=16)
     a = ap.parse_args()
     ensure_dirs()
@@ -136,7 +136,7 @@ def main():
     while state["elapsed"] < budget:
         t0 = time.time()
         frac = state["elapsed"] / budget
-        warm = min(1.0, (state["step"] + 1) / 200)
+        warm = min(1.0, (state["step"] + 1) / 25)
         lr = a.lr * warm * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(1.0, frac))))
         for g in opt.param_groups:
             g["lr"] = lr

@@ -1,7 +1,7 @@
 """Stage 2: train the streaming semantic tokenizer (CTC on characters at 25 Hz + CTC on the quantised
 12.5 Hz stream + VQ losses). Time-budgeted, checkpoints every few minutes, resumes automatically.
 
-usage: python3 training/train_encoder.py [--minutes 40] [--max-shards N]
+usage: python3 training/train_encoder.py [--minutes 45] [--max-shards N]
 """
 import argparse
 import os
@@ -63,10 +63,10 @@ def evaluate(model, waves, meta, batcher, n=200):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--minutes", type=float, default=40.0)
+    ap.add_argument("--minutes", type=float, default=45.0)
     ap.add_argument("--max-shards", type=int, default=0)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--batch-frames", type=int, default=12000, help="padded mel frames per batch")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--batch-frames", type=int, default=8000, help="padded mel frames per batch")
     a = ap.parse_args()
     ensure_dirs()
     torch.set_num_threads(2)
