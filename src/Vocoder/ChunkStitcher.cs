@@ -2,16 +2,18 @@ namespace VoiceAgent.Vocoder;
 
 /// <summary>
 /// Per-reply chunked vocoding (docs/model-pack-part2.md §4): every mel chunk is vocoded together with up to
-/// <c>O + L</c> earlier frames (overlap O re-vocoded, left context L for the receptive field); the audio of the last O
-/// frames is held back and cross-faded (raised cosine) with the next call's version of the same frames; the final
-/// chunk flushes everything. Output audio lags the received mel by O frames until the final chunk. Keeps only the
-/// last <c>O + L</c> mel frames. Not thread-safe.
+/// <c>L + R + O</c> earlier frames (left context L for the receptive field, look-ahead R re-vocoded now that it has
+/// right context, overlap O re-vocoded for the cross-fade). The last R frames of each call lack right context and are
+/// discarded; the O frames before them are held back and cross-faded (raised cosine) with the next call's version of
+/// the same frames; the final chunk flushes everything. Output lags the received mel by R + O frames until the final
+/// chunk. Keeps only the last <c>L + R + O</c> mel frames. Not thread-safe.
 /// </summary>
 public sealed class ChunkStitcher : IDisposable
 {
     private readonly BigVganVocoder _vocoder;
     private readonly VocoderWorkspace _workspace;
     private readonly int _o;
+    private readonly int _r;
     private readonly int _l;
     private readonly int _hop;
     private readonly int _bins;
@@ -33,6 +35,7 @@ public sealed class ChunkStitcher : IDisposable
         _vocoder = vocoder;
         var s = vocoder.Settings;
         _o = s.OverlapFrames;
+        _r = s.LookaheadFrames;
         _l = s.LeftContextFrames;
         _hop = s.HopLength;
         _bins = s.MelBins;
@@ -44,9 +47,9 @@ public sealed class ChunkStitcher : IDisposable
         }
 
         _tail = new float[_o * _hop];
-        _workspace = vocoder.CreateWorkspace(_o + _l + 48);
-        _history = new float[(_o + _l + 48) * _bins];
-        _output = new float[(_o + 48) * _hop];
+        _workspace = vocoder.CreateWorkspace(_o + _r + _l + 48);
+        _history = new float[(_o + _r + _l + 48) * _bins];
+        _output = new float[(_o + _r + 48) * _hop];
     }
 
     /// <summary>Mel frames received in this reply.</summary>
@@ -99,9 +102,9 @@ public sealed class ChunkStitcher : IDisposable
         }
 
         var frames = mel.Length / _bins;
-        if (!isFinal && frames < _o)
+        if (!isFinal && frames < _o + _r)
         {
-            throw new ArgumentException($"A non-final chunk needs at least overlap_frames = {_o} frames; got {frames}.", nameof(mel));
+            throw new ArgumentException($"A non-final chunk needs at least overlap_frames + lookahead_frames = {_o + _r} frames; got {frames}.", nameof(mel));
         }
 
         var a = _received;
@@ -119,21 +122,22 @@ public sealed class ChunkStitcher : IDisposable
             else
             {
                 var y = _vocoder.Vocode(_workspace, _history.AsSpan(0, (_historyFrames + frames) * _bins), cancellationToken);
-                length = isFinal ? y.Length : h * (b - _o);
+                length = isFinal ? y.Length : h * (b - _r - _o);
                 EnsureOutput(length);
                 y[..length].CopyTo(_output);
                 if (!isFinal)
                 {
-                    y[length..].CopyTo(_tail);
+                    // Frames [b−R−O, b−R) are held for the cross-fade; [b−R, b) lack right context and are dropped.
+                    y.Slice(length, _o * h).CopyTo(_tail);
                 }
             }
         }
         else
         {
-            var lo = Math.Max(0, a - _o - _l);
+            var lo = Math.Max(0, a - _r - _o - _l);
             var from = (lo - _historyStart) * _bins;
             var y = _vocoder.Vocode(_workspace, _history.AsSpan(from, ((_historyFrames + frames) * _bins) - from), cancellationToken);
-            var seg = y[(h * (a - _o - lo))..];
+            var seg = y[(h * (a - _r - _o - lo))..]; // frames [a−R−O, b)
             var fade = _o * h;
             length = isFinal ? seg.Length : h * (b - a);
             EnsureOutput(length);
@@ -146,17 +150,17 @@ public sealed class ChunkStitcher : IDisposable
             seg[fade..length].CopyTo(output[fade..]);
             if (!isFinal)
             {
-                seg[length..].CopyTo(_tail);
+                seg.Slice(length, _o * h).CopyTo(_tail);
             }
         }
 
-        // Commit: keep only the last O + L frames of mel.
+        // Commit: keep only the last L + R + O frames of mel.
         _historyFrames += frames;
         _received = b;
         _chunks++;
         _finished = isFinal;
         _samplesOut += length;
-        var keep = Math.Min(_historyFrames, _o + _l);
+        var keep = Math.Min(_historyFrames, _o + _r + _l);
         var dropFrames = _historyFrames - keep;
         if (dropFrames > 0)
         {

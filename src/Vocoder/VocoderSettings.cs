@@ -16,7 +16,13 @@ public sealed record VocoderSettings
     public int MelBins { get; init; } = 80;
 
     /// <summary>Frames re-vocoded and cross-faded at every join (<c>vocoder.stitching.overlap_frames</c>, O).</summary>
-    public int OverlapFrames { get; init; } = 6;
+    public int OverlapFrames { get; init; } = 4;
+
+    /// <summary>
+    /// Frames vocoded at the end of each call but discarded, because they lack right context
+    /// (<c>vocoder.stitching.lookahead_frames</c>, R; 0 when the manifest has none).
+    /// </summary>
+    public int LookaheadFrames { get; init; } = 4;
 
     /// <summary>Extra frames of left context per call (<c>vocoder.stitching.left_context_frames</c>, L).</summary>
     public int LeftContextFrames { get; init; } = 8;
@@ -45,6 +51,11 @@ public sealed record VocoderSettings
         if (OverlapFrames < 0)
         {
             throw new ArgumentException($"{nameof(OverlapFrames)} is {OverlapFrames} but must be >= 0.", nameof(OverlapFrames));
+        }
+
+        if (LookaheadFrames < 0)
+        {
+            throw new ArgumentException($"{nameof(LookaheadFrames)} is {LookaheadFrames} but must be >= 0.", nameof(LookaheadFrames));
         }
 
         if (LeftContextFrames < 0)

@@ -39,7 +39,7 @@ public sealed class ReplyAudioSynthesizerTests(SpeechPackFixture fixture)
 
         // First packet: (4 F − O) frames of audio.
         var s = fixture.Detokenizer.Settings;
-        Assert.Equal(((s.FirstChunkTokens * s.Upsample) - fixture.Vocoder.Settings.OverlapFrames) * fixture.Vocoder.Settings.HopLength, chunks[0].Length);
+        Assert.Equal(((s.FirstChunkTokens * s.Upsample) - fixture.Vocoder.Settings.LookaheadFrames - fixture.Vocoder.Settings.OverlapFrames) * fixture.Vocoder.Settings.HopLength, chunks[0].Length);
         GoldenTensor.Near(GoldenTensor.F32(g.GetProperty("stitched_audio")), chunks.SelectMany(c => c.Samples.ToArray()).ToArray(), fixture.AudioTol, "stitched audio");
         foreach (var c in chunks)
         {

@@ -142,23 +142,23 @@ public sealed class VocoderParityTests(SpeechPackFixture fixture, ITestOutputHel
     }
 
     [Fact]
-    public void Stitcher_holds_back_the_overlap_until_the_final_chunk()
+    public void Stitcher_holds_back_lookahead_and_overlap_until_the_final_chunk()
     {
         var v = fixture.Vocoder.Settings;
         var random = new Random(4);
         var mel = Enumerable.Range(0, 40 * v.MelBins).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
         using var stitcher = fixture.Vocoder.CreateStitcher();
         var first = stitcher.Push(mel.AsSpan(0, 16 * v.MelBins), isFinal: false).Length;
-        Assert.Equal((16 - v.OverlapFrames) * v.HopLength, first);
+        Assert.Equal((16 - v.LookaheadFrames - v.OverlapFrames) * v.HopLength, first);
         Assert.Equal(v.CrossFadeSamples, stitcher.HeldSamples);
         var second = stitcher.Push(mel.AsSpan(16 * v.MelBins, 16 * v.MelBins), isFinal: false).Length;
         Assert.Equal(16 * v.HopLength, second);
         var last = stitcher.Push(mel.AsSpan(32 * v.MelBins), isFinal: true).Length;
-        Assert.Equal((8 + v.OverlapFrames) * v.HopLength, last);
+        Assert.Equal((8 + v.LookaheadFrames + v.OverlapFrames) * v.HopLength, last);
         Assert.Equal(40 * v.HopLength, stitcher.SamplesOutput);
         Assert.True(stitcher.IsFinished);
         Assert.Throws<InvalidOperationException>(() => stitcher.Push(mel.AsSpan(0, v.MelBins), isFinal: true));
         stitcher.Reset();
-        Assert.Throws<ArgumentException>(() => stitcher.Push(mel.AsSpan(0, (v.OverlapFrames - 1) * v.MelBins), isFinal: false));
+        Assert.Throws<ArgumentException>(() => stitcher.Push(mel.AsSpan(0, (v.OverlapFrames + v.LookaheadFrames - 1) * v.MelBins), isFinal: false));
     }
 }

@@ -168,16 +168,17 @@ internal sealed partial class ManifestValidator
         var stitching = Req(v.Stitching, "vocoder.stitching");
         var overlap = AtLeast(Req(stitching.OverlapFrames, "vocoder.stitching.overlap_frames"), 0, "vocoder.stitching.overlap_frames");
         AtLeast(Req(stitching.LeftContextFrames, "vocoder.stitching.left_context_frames"), 0, "vocoder.stitching.left_context_frames");
+        var lookahead = stitching.LookaheadFrames is { } r ? AtLeast(r, 0, "vocoder.stitching.lookahead_frames") : 0;
         if (stitching.Crossfade is { } crossfade)
         {
             OneOf(crossfade, "vocoder.stitching.crossfade", "raised_cosine");
         }
 
-        // Every non-final mel chunk must cover the overlap it holds back (§4).
+        // Every non-final mel chunk must cover the look-ahead it discards and the overlap it holds back (§4).
         var smallest = Math.Min(firstTokens, chunkTokens) * upsample;
-        if (overlap > smallest)
+        if (overlap + lookahead > smallest)
         {
-            throw Fail("vocoder.stitching.overlap_frames", $"vocoder.stitching.overlap_frames is {overlap} but the smallest non-final mel chunk has {smallest} frames (min(detokenizer.chunking.first_chunk_tokens, chunk_tokens) × detokenizer.upsample).");
+            throw Fail("vocoder.stitching.overlap_frames", $"vocoder.stitching.overlap_frames + lookahead_frames is {overlap + lookahead} but the smallest non-final mel chunk has {smallest} frames (min(detokenizer.chunking.first_chunk_tokens, chunk_tokens) × detokenizer.upsample).");
         }
 
         CheckTensor(graph, graphName, "inputs", "mel", "float32", [1, null, nMels], "detokenizer.n_mels");

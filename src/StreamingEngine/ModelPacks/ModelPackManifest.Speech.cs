@@ -109,6 +109,7 @@ public sealed record VocoderMelSection
 public sealed record VocoderStitchingSection
 {
     public int? OverlapFrames { get; init; }
+    public int? LookaheadFrames { get; init; }
     public int? LeftContextFrames { get; init; }
 
     /// <summary><c>raised_cosine</c> (the only cross-fade this engine implements).</summary>

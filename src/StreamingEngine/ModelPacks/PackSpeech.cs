@@ -43,6 +43,7 @@ internal static class PackSpeech
             HopLength = v.HopLength!.Value,
             MelBins = m.Detokenizer!.NMels!.Value,
             OverlapFrames = v.Stitching!.OverlapFrames!.Value,
+            LookaheadFrames = v.Stitching.LookaheadFrames ?? 0,
             LeftContextFrames = v.Stitching.LeftContextFrames!.Value,
         };
     }
