@@ -254,10 +254,12 @@ def manifest(dit, voc, graphs, info, extra):
                                "= padded[320 i, 320 i + 1024) (centred on sample 320 i + 160)",
                     "normalisation": "(ln_mel[b] - mean[b]) / std[b]", "mean": st["mean"], "std": st["std"]},
             "stitching": {"overlap_frames": SCHEDULE["vocoder_overlap_frames"],
+                          "lookahead_frames": SCHEDULE["vocoder_lookahead_frames"],
                           "left_context_frames": SCHEDULE["vocoder_left_context_frames"],
                           "crossfade": "raised_cosine",
                           "crossfade_formula": "w[i] = 0.5 - 0.5 cos(pi (i + 0.5) / (overlap_frames * 320)); "
                                                "out = held_tail * (1 - w) + new * w",
+                          "held_back_frames": SCHEDULE["vocoder_overlap_frames"] + SCHEDULE["vocoder_lookahead_frames"],
                           "description": "see docs/model-pack-part2.md §4"},
         },
         "graphs": graphs,

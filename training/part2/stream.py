@@ -18,7 +18,8 @@ SCHEDULE = {
     "euler_steps": 6,
     "t_clean": 0.999,
     "max_cache_frames": 750,
-    "vocoder_overlap_frames": 6,
+    "vocoder_overlap_frames": 4,
+    "vocoder_lookahead_frames": 4,
     "vocoder_left_context_frames": 8,
 }
 
@@ -92,11 +93,14 @@ def crossfade_weights(n):
 
 
 class Stitcher:
-    """Chunked vocoding: each call vocodes [left context L | overlap O | new frames]; the last O frames of audio are
-    held back and cross-faded with the next call's re-vocoded version of the same frames."""
+    """Chunked vocoding. Each call vocodes [left context L | look-ahead R | overlap O | new frames]. Of a call's
+    output, the last R frames are discarded (they lack right context), the O frames before them are held back
+    ('tail') and cross-faded with the next call's re-vocoded version of the same frames."""
 
     def __init__(self, vocode, sched=SCHEDULE, trace=None):
-        self.voc, self.O, self.L = vocode, sched["vocoder_overlap_frames"], sched["vocoder_left_context_frames"]
+        self.voc = vocode
+        self.O, self.R = sched["vocoder_overlap_frames"], sched["vocoder_lookahead_frames"]
+        self.L = sched["vocoder_left_context_frames"]
         self.mel = np.zeros((0, 80), np.float32)
         self.tail = None
         self.w = crossfade_weights(self.O * VHOP)
@@ -106,23 +110,23 @@ class Stitcher:
         a = len(self.mel)
         self.mel = np.concatenate([self.mel, mel_chunk.astype(np.float32)])
         b = len(self.mel)
-        O, H = self.O, VHOP
+        O, R, H = self.O, self.R, VHOP
         if self.tail is None:
             lo = 0
             y = self.voc(self.mel[None, lo:b])[0]
-            out = y if final else y[:(b - O) * H]
-            self.tail = None if final else y[(b - O) * H:]
+            out = y if final else y[:(b - R - O) * H]
+            self.tail = None if final else y[(b - R - O) * H:(b - R) * H]
         else:
-            lo = max(0, a - O - self.L)
+            lo = max(0, a - R - O - self.L)
             y = self.voc(self.mel[None, lo:b])[0]
-            seg = y[(a - O - lo) * H:]                           # frames [a - O, b)
+            seg = y[(a - R - O - lo) * H:]                       # frames [a - R - O, b)
             faded = self.tail * (1.0 - self.w) + seg[:O * H] * self.w
             if final:
                 out = np.concatenate([faded, seg[O * H:]])
                 self.tail = None
             else:
-                out = np.concatenate([faded, seg[O * H:(b - a) * H]])
-                self.tail = seg[(b - a) * H:]
+                out = np.concatenate([faded, seg[O * H:(b - a) * H]])      # frames [a - R - O, b - R - O)
+                self.tail = seg[(b - a) * H:(b - a + O) * H]               # frames [b - R - O, b - R)
         if self.trace is not None:
             self.trace.append({"mel_in_frames": [lo, b], "audio_out": out.copy()})
         return out
