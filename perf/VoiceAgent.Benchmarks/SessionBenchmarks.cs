@@ -13,7 +13,10 @@ namespace VoiceAgent.Benchmarks;
 /// Each iteration opens a fresh session so every turn starts from an empty context.
 /// </summary>
 [MemoryDiagnoser]
-[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 3, iterationCount: 25)]
+[MedianColumn]
+[MinColumn]
+[MaxColumn]
+[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 3, iterationCount: 30)]
 public class FirstPacketBenchmarks
 {
     private VoiceAgentEngine? _engine;
