@@ -13,10 +13,10 @@ public static class VoiceAgentPaths
     /// <summary>Environment variable that overrides the repository root (for hosts that run from elsewhere).</summary>
     public const string RootVariable = "VOICEAGENT_ROOT";
 
-    private static readonly Lazy<string?> s_root = new(FindRoot);
+    private static readonly Lazy<string?> LazyRoot = new(FindRoot);
 
     /// <summary>The repository root, or null when the process does not run from a checkout.</summary>
-    public static string? Root => s_root.Value;
+    public static string? Root => LazyRoot.Value;
 
     /// <summary>The git-ignored folder <c>./voiceagent setup</c> fills.</summary>
     public static string? SetupDirectory => Root is null ? null : Path.Combine(Root, ".cache");

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using VoiceAgent.StreamingEngine.Stages;
 using VoiceAgent.StreamingEngine.ModelPacks;
+using VoiceAgent.StreamingEngine.Stages;
 
 namespace VoiceAgent.StreamingEngine.Tests;
 

@@ -1,7 +1,7 @@
-using Xunit.Abstractions;
 using System.Text.Json.Nodes;
 using VoiceAgent.Core;
 using VoiceAgent.StreamingEngine.ModelPacks;
+using Xunit.Abstractions;
 
 namespace VoiceAgent.StreamingEngine.Tests;
 

@@ -5,7 +5,7 @@ namespace VoiceAgent.Gateway.Tests;
 /// <summary>Runs the built gateway (<c>dotnet VoiceAgent.Gateway.dll ...</c>) as a separate process, as ./voiceagent does.</summary>
 internal static class GatewayProcess
 {
-    private static readonly Lazy<string> s_dll = new(FindGatewayDll);
+    private static readonly Lazy<string> LazyDll = new(FindGatewayDll);
 
     /// <summary>The repository root (the folder holding VoiceAgent.sln above the test's output).</summary>
     public static string Root { get; } = FindRoot();
@@ -14,7 +14,7 @@ internal static class GatewayProcess
     /// The gateway's own build output (with its runtimeconfig and deps files): src/VoiceGateway/bin/&lt;configuration&gt;,
     /// the configuration taken from this test's output path; else the copy the project reference put next to the tests.
     /// </summary>
-    public static string GatewayDll => s_dll.Value;
+    public static string GatewayDll => LazyDll.Value;
 
     /// <summary>A scratch folder under the test output (git-ignored bin/).</summary>
     public static string Scratch(string name)

@@ -1,5 +1,5 @@
-using VoiceAgent.StreamingEngine.ModelPacks;
 using VoiceAgent.Core.Onnx;
+using VoiceAgent.StreamingEngine.ModelPacks;
 
 namespace VoiceAgent.StreamingEngine.Stages;
 

@@ -12,11 +12,11 @@ public sealed record AudioClip(float[] Samples, int SampleRate)
 /// <summary>The sample rates the audio front end accepts.</summary>
 public static class AudioSampleRates
 {
-    private static readonly int[] s_supported = [8000, 16000, 22050, 24000, 44100, 48000];
+    private static readonly int[] SupportedRates = [8000, 16000, 22050, 24000, 44100, 48000];
 
     /// <summary>8000, 16000, 22050, 24000, 44100 and 48000 Hz.</summary>
-    public static ReadOnlySpan<int> Supported => s_supported;
+    public static ReadOnlySpan<int> Supported => SupportedRates;
 
     /// <summary>Whether <paramref name="sampleRate"/> is one of <see cref="Supported"/>.</summary>
-    public static bool IsSupported(int sampleRate) => Array.IndexOf(s_supported, sampleRate) >= 0;
+    public static bool IsSupported(int sampleRate) => Array.IndexOf(SupportedRates, sampleRate) >= 0;
 }

@@ -15,8 +15,8 @@ public static class G711
     private const int MuLawBias = 0x84;
     private const int MuLawClip = 8159;
 
-    private static readonly short[] s_muLawToPcm = BuildTable(MuLawDecodeSlow);
-    private static readonly short[] s_aLawToPcm = BuildTable(ALawDecodeSlow);
+    private static readonly short[] MuLawToPcm = BuildTable(MuLawDecodeSlow);
+    private static readonly short[] ALawToPcm = BuildTable(ALawDecodeSlow);
 
     /// <summary>Encodes one PCM16 sample to mu-law.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -60,7 +60,7 @@ public static class G711
 
     /// <summary>Decodes one mu-law byte to PCM16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static short MuLawDecode(byte code) => s_muLawToPcm[code];
+    public static short MuLawDecode(byte code) => MuLawToPcm[code];
 
     /// <summary>Encodes one PCM16 sample to A-law.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -93,7 +93,7 @@ public static class G711
 
     /// <summary>Decodes one A-law byte to PCM16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static short ALawDecode(byte code) => s_aLawToPcm[code];
+    public static short ALawDecode(byte code) => ALawToPcm[code];
 
     /// <summary>Encodes PCM16 samples to mu-law; <paramref name="destination"/> must be at least as long as <paramref name="source"/>.</summary>
     public static void MuLawEncode(ReadOnlySpan<short> source, Span<byte> destination)
@@ -119,7 +119,7 @@ public static class G711
     public static void MuLawDecode(ReadOnlySpan<byte> source, Span<short> destination)
     {
         CheckLength(source.Length, destination.Length);
-        var table = s_muLawToPcm;
+        var table = MuLawToPcm;
         for (var i = 0; i < source.Length; i++)
         {
             destination[i] = table[source[i]];
@@ -130,7 +130,7 @@ public static class G711
     public static void MuLawDecode(ReadOnlySpan<byte> source, Span<float> destination)
     {
         CheckLength(source.Length, destination.Length);
-        var table = s_muLawToPcm;
+        var table = MuLawToPcm;
         for (var i = 0; i < source.Length; i++)
         {
             destination[i] = table[source[i]] * (1f / PcmConvert.Pcm16Scale);
@@ -161,7 +161,7 @@ public static class G711
     public static void ALawDecode(ReadOnlySpan<byte> source, Span<short> destination)
     {
         CheckLength(source.Length, destination.Length);
-        var table = s_aLawToPcm;
+        var table = ALawToPcm;
         for (var i = 0; i < source.Length; i++)
         {
             destination[i] = table[source[i]];
@@ -172,7 +172,7 @@ public static class G711
     public static void ALawDecode(ReadOnlySpan<byte> source, Span<float> destination)
     {
         CheckLength(source.Length, destination.Length);
-        var table = s_aLawToPcm;
+        var table = ALawToPcm;
         for (var i = 0; i < source.Length; i++)
         {
             destination[i] = table[source[i]] * (1f / PcmConvert.Pcm16Scale);

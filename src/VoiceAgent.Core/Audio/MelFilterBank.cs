@@ -10,7 +10,7 @@ public sealed class MelFilterBank
     private const double SlaneyHzPerMel = 200.0 / 3;
     private const double SlaneyLogStartHz = 1000;
     private const double SlaneyLogStartMel = SlaneyLogStartHz / SlaneyHzPerMel;
-    private static readonly double s_slaneyLogStep = Math.Log(6.4) / 27;
+    private static readonly double SlaneyLogStep = Math.Log(6.4) / 27;
 
     private readonly int[] _start;
     private readonly int[] _count;
@@ -93,11 +93,11 @@ public sealed class MelFilterBank
 
     /// <summary>Slaney mel scale: linear (3 mel per 200 Hz) below 1 kHz, logarithmic (27 mel per factor 6.4) above.</summary>
     public static double HzToMel(double hz) =>
-        hz >= SlaneyLogStartHz ? SlaneyLogStartMel + (Math.Log(hz / SlaneyLogStartHz) / s_slaneyLogStep) : hz / SlaneyHzPerMel;
+        hz >= SlaneyLogStartHz ? SlaneyLogStartMel + (Math.Log(hz / SlaneyLogStartHz) / SlaneyLogStep) : hz / SlaneyHzPerMel;
 
     /// <summary>Inverse of <see cref="HzToMel"/>.</summary>
     public static double MelToHz(double mel) =>
-        mel >= SlaneyLogStartMel ? SlaneyLogStartHz * Math.Exp(s_slaneyLogStep * (mel - SlaneyLogStartMel)) : mel * SlaneyHzPerMel;
+        mel >= SlaneyLogStartMel ? SlaneyLogStartHz * Math.Exp(SlaneyLogStep * (mel - SlaneyLogStartMel)) : mel * SlaneyHzPerMel;
 
     /// <summary>The dense weight matrix, row-major [MelBins, FrequencyBins] (librosa's layout).</summary>
     public double[] ToDense()

@@ -7,7 +7,7 @@ namespace VoiceAgent.Core.Tests.Audio;
 /// <summary>External tools (sox, espeak-ng, python3) and signal metrics for the audio tests.</summary>
 internal static class AudioTestTools
 {
-    private static readonly Lock s_lock = new();
+    private static readonly Lock ToolLock = new();
 
     /// <summary>Runs <paramref name="tool"/>; fails with a clear message when it is not installed or exits non-zero.</summary>
     public static string Run(string tool, params string[] arguments)
@@ -56,7 +56,7 @@ internal static class AudioTestTools
     public static string Speech22k()
     {
         var path = Path.Combine(TestPaths.Scratch("audio"), "speech-22050.wav");
-        lock (s_lock)
+        lock (ToolLock)
         {
             if (!File.Exists(path))
             {
@@ -80,7 +80,7 @@ internal static class AudioTestTools
         }
 
         var path = Path.Combine(TestPaths.Scratch("audio"), $"speech-{rate}.wav");
-        lock (s_lock)
+        lock (ToolLock)
         {
             if (!File.Exists(path))
             {

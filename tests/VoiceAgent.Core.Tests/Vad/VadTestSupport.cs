@@ -28,14 +28,14 @@ internal static class VadTestSupport
     /// <summary>...and at least this many dB above the clip's own noise floor (10th-percentile frame energy).</summary>
     public const double TruthAboveFloorDb = 6;
 
-    private static readonly Lazy<SileroVadModel> s_model = new(() =>
+    private static readonly Lazy<SileroVadModel> LazyModel = new(() =>
     {
         _ = OnnxTestSupport.Runtime;
         return new SileroVadModel(TestPaths.SileroModel);
     });
 
     /// <summary>One model for every VAD test (as the engine shares one across sessions); never disposed.</summary>
-    public static SileroVadModel Model => s_model.Value;
+    public static SileroVadModel Model => LazyModel.Value;
 
     /// <summary>The ten recordings: five LibriVox sentences and five "cards" utterances.</summary>
     public static IReadOnlyList<string> ClipNames { get; } =

@@ -1,0 +1,86 @@
+using System.Globalization;
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace VoiceAgent.Gateway.Tests;
+
+/// <summary><c>respond</c> run as a process with the committed demo pack: one JSON line per input, reply WAVs written.</summary>
+public sealed class RespondCommandTests(ITestOutputHelper output)
+{
+    private static readonly string[] TimingFields = ["vad_commit", "encoder_tail", "first_text_token", "first_audio_token", "first_audio_frame", "total"];
+
+    [Fact]
+    public void Several_inputs_at_different_rates_give_one_json_line_each_in_input_order()
+    {
+        var dir = GatewayProcess.Scratch("respond");
+        var q16 = Path.Combine(dir, "balance-16k.wav");
+        var q8 = Path.Combine(dir, "card-8k.wav");
+        var q48 = Path.Combine(dir, "hours-48k.wav");
+        Speak("what is my balance", q16, 16000);
+        Speak("i lost my card", q8, 8000);
+        Speak("what time do you open", q48, 48000);
+        var outDir = Path.Combine(dir, "replies");
+
+        var result = GatewayProcess.Run("respond", "--input", q16, q8, q48, "--output-dir", outDir, "--json");
+        output.WriteLine(result.ToString());
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        string[] inputs = [q16, q8, q48];
+        for (var i = 0; i < lines.Length; i++)
+        {
+            using var doc = JsonDocument.Parse(lines[i]);
+            var line = doc.RootElement;
+            Assert.Equal(inputs[i], line.GetProperty("input").GetString());
+            var wav = line.GetProperty("output").GetString()!;
+            Assert.True(File.Exists(wav), $"{wav} was not written");
+            Assert.Equal(JsonValueKind.String, line.GetProperty("reply_text").ValueKind);
+            var audioMs = line.GetProperty("audio_ms").GetDouble();
+            Assert.True(audioMs > 0, $"no reply audio for {inputs[i]}");
+
+            // The WAV holds exactly the audio the line reports (16-bit mono at 16 kHz: 32 bytes per ms + 44-byte header).
+            Assert.Equal(44 + (long)Math.Round(audioMs * 32), new FileInfo(wav).Length);
+            var timings = line.GetProperty("timings_ms");
+            foreach (var field in TimingFields)
+            {
+                Assert.Equal(JsonValueKind.Number, timings.GetProperty(field).ValueKind);
+            }
+
+            Assert.True(timings.GetProperty("first_audio_frame").GetDouble() <= timings.GetProperty("total").GetDouble());
+        }
+    }
+
+    [Fact]
+    public void A_non_wav_input_exits_non_zero_with_one_sentence_and_writes_nothing()
+    {
+        var dir = GatewayProcess.Scratch("respond-bad");
+        var text = Path.Combine(dir, "question.wav");
+        File.WriteAllText(text, "this is not audio");
+        var reply = Path.Combine(dir, "reply.wav");
+
+        var result = GatewayProcess.Run("respond", "--input", text, "--output", reply);
+
+        Assert.NotEqual(0, result.ExitCode);
+        var line = Assert.Single(result.StderrLines);
+        Assert.StartsWith("voiceagent: ", line, StringComparison.Ordinal);
+        Assert.Contains("question.wav", line, StringComparison.Ordinal);
+        Assert.Empty(result.Stdout.Trim());
+        Assert.False(File.Exists(reply));
+    }
+
+    [Fact]
+    public void Output_and_output_dir_together_are_rejected()
+    {
+        var result = GatewayProcess.Run("respond", "--input", "a.wav", "--output", "r.wav", "--output-dir", "d");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("either '--output'", Assert.Single(result.StderrLines), StringComparison.Ordinal);
+    }
+
+    private static void Speak(string text, string path, int rate)
+    {
+        var raw = path + ".espeak.wav";
+        GatewayProcess.Tool("espeak-ng", "espeak-ng", "-v", "en-us", "-w", raw, text);
+        GatewayProcess.Tool("sox", "sox", "-D", raw, "-b", "16", "-e", "signed-integer", path, "rate", rate.ToString(CultureInfo.InvariantCulture), "pad", "0.3", "0.3");
+    }
+}
