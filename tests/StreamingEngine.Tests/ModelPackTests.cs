@@ -62,11 +62,11 @@ public sealed class ModelPackTests(PackFixture fixture, ITestOutputHelper output
     public void Corrupted_pack_fails_naming_file_and_field(string name)
     {
         var (apply, field, file) = Corruptions[name];
-        var dir = CopyDemo(name);
+        var dir = ScratchPack.CopyDemo("packs", name);
         apply(dir);
         var e = Assert.Throws<ModelPackException>(() => ModelPackLoader.Load(dir).Dispose());
         output.WriteLine(e.Message);
-        var shownFile = ModelPackLoaderDisplay(Path.Combine(dir, file));
+        var shownFile = ScratchPack.Display(Path.Combine(dir, file));
         Assert.StartsWith(shownFile + ": ", e.Message, StringComparison.Ordinal);
         if (field is not null)
         {
@@ -78,7 +78,7 @@ public sealed class ModelPackTests(PackFixture fixture, ITestOutputHelper output
     [Fact]
     public void Wrong_dtype_message_names_manifest_field_and_graph()
     {
-        var dir = CopyDemo("dtype-message");
+        var dir = ScratchPack.CopyDemo("packs", "dtype-message");
         Corruptions["kv_dtype_float16"].Apply(dir);
         var e = Assert.Throws<ModelPackException>(() => ModelPackLoader.Load(dir).Dispose());
         Assert.EndsWith("graphs.decoder.inputs[4].dtype is float16 but decoder.onnx declares float32.", e.Message, StringComparison.Ordinal);
@@ -87,7 +87,7 @@ public sealed class ModelPackTests(PackFixture fixture, ITestOutputHelper output
     private static readonly Dictionary<string, (Action<string> Apply, string? Field, string File)> Corruptions = new()
     {
         // A dtype the graph does not have (consistently in the manifest, so only the graph check can catch it).
-        ["kv_dtype_float16"] = (dir => EditManifest(dir, m =>
+        ["kv_dtype_float16"] = (dir => ScratchPack.EditManifest(dir, m =>
         {
             m["decoder"]!["kv_cache"]!["dtype"] = "float16";
             foreach (var list in new[] { "inputs", "outputs" })
@@ -101,28 +101,28 @@ public sealed class ModelPackTests(PackFixture fixture, ITestOutputHelper output
                 }
             }
         }), "graphs.decoder.inputs[4].dtype", "manifest.json"),
-        ["feature_dtype_contract"] = (dir => EditManifest(dir, m => m["graphs"]!["decoder"]!["inputs"]![2]!["dtype"] = "float16"), "graphs.decoder.inputs[2].dtype", "manifest.json"),
-        ["missing_input"] = (dir => EditManifest(dir, m => m["graphs"]!["decoder"]!["inputs"]!.AsArray().RemoveAt(3)), "graphs.decoder.inputs", "manifest.json"),
-        ["extra_input"] = (dir => EditManifest(dir, m => m["graphs"]!["encoder_step"]!["inputs"]!.AsArray().Add(
+        ["feature_dtype_contract"] = (dir => ScratchPack.EditManifest(dir, m => m["graphs"]!["decoder"]!["inputs"]![2]!["dtype"] = "float16"), "graphs.decoder.inputs[2].dtype", "manifest.json"),
+        ["missing_input"] = (dir => ScratchPack.EditManifest(dir, m => m["graphs"]!["decoder"]!["inputs"]!.AsArray().RemoveAt(3)), "graphs.decoder.inputs", "manifest.json"),
+        ["extra_input"] = (dir => ScratchPack.EditManifest(dir, m => m["graphs"]!["encoder_step"]!["inputs"]!.AsArray().Add(
             JsonNode.Parse("""{"name": "extra", "dtype": "float32", "dims": [1]}"""))), "graphs.encoder_step.inputs[3].name", "manifest.json"),
-        ["wrong_fixed_dim"] = (dir => EditManifest(dir, m =>
+        ["wrong_fixed_dim"] = (dir => ScratchPack.EditManifest(dir, m =>
         {
             var dims = m["graphs"]!["encoder_step"]!["outputs"]![2]!["dims"]!.AsArray();
             dims[0] = dims[0]!.GetValue<int>() + 1;
         }), "graphs.encoder_step.outputs[2].dims[0]", "manifest.json"),
-        ["wrong_contract_dim"] = (dir => EditManifest(dir, m =>
+        ["wrong_contract_dim"] = (dir => ScratchPack.EditManifest(dir, m =>
         {
             var dims = m["graphs"]!["decoder"]!["inputs"]![2]!["dims"]!.AsArray();
             dims[2] = dims[2]!.GetValue<int>() - 1;
         }), "graphs.decoder.inputs[2].dims[2]", "manifest.json"),
-        ["symbolic_dim_renamed"] = (dir => EditManifest(dir, m => m["graphs"]!["decoder"]!["inputs"]![0]!["dims"]![1] = "length"), "graphs.decoder.inputs[0].dims[1]", "manifest.json"),
-        ["bad_token_id"] = (dir => EditManifest(dir, m => m["special_tokens"]!["text_blank"] = m["vocab"]!["size"]!.GetValue<long>() + 5), "special_tokens.text_blank", "manifest.json"),
-        ["negative_delay"] = (dir => EditManifest(dir, m => m["stream"]!["audio_delay"] = -1), "stream.audio_delay", "manifest.json"),
-        ["kv_entries_inconsistent"] = (dir => EditManifest(dir, m => m["decoder"]!["kv_cache"]!["num_entries"] = m["decoder"]!["num_layers"]!.GetValue<int>()), "decoder.kv_cache.num_entries", "manifest.json"),
-        ["temperature_negative"] = (dir => EditManifest(dir, m => m["sampling"]!["audio"]!["temperature"] = -0.5), "sampling.audio.temperature", "manifest.json"),
-        ["required_field_missing"] = (dir => EditManifest(dir, m => m["decoder"]!.AsObject().Remove("head_dim")), "decoder.head_dim", "manifest.json"),
-        ["wrong_json_type"] = (dir => EditManifest(dir, m => m["decoder"]!["num_layers"] = "four"), "decoder.num_layers", "manifest.json"),
-        ["stop_token_unknown"] = (dir => EditManifest(dir, m => m["stream"]!["stop_audio_tokens"]![0] = "no_such_token"), "stream.stop_audio_tokens[0]", "manifest.json"),
+        ["symbolic_dim_renamed"] = (dir => ScratchPack.EditManifest(dir, m => m["graphs"]!["decoder"]!["inputs"]![0]!["dims"]![1] = "length"), "graphs.decoder.inputs[0].dims[1]", "manifest.json"),
+        ["bad_token_id"] = (dir => ScratchPack.EditManifest(dir, m => m["special_tokens"]!["text_blank"] = m["vocab"]!["size"]!.GetValue<long>() + 5), "special_tokens.text_blank", "manifest.json"),
+        ["negative_delay"] = (dir => ScratchPack.EditManifest(dir, m => m["stream"]!["audio_delay"] = -1), "stream.audio_delay", "manifest.json"),
+        ["kv_entries_inconsistent"] = (dir => ScratchPack.EditManifest(dir, m => m["decoder"]!["kv_cache"]!["num_entries"] = m["decoder"]!["num_layers"]!.GetValue<int>()), "decoder.kv_cache.num_entries", "manifest.json"),
+        ["temperature_negative"] = (dir => ScratchPack.EditManifest(dir, m => m["sampling"]!["audio"]!["temperature"] = -0.5), "sampling.audio.temperature", "manifest.json"),
+        ["required_field_missing"] = (dir => ScratchPack.EditManifest(dir, m => m["decoder"]!.AsObject().Remove("head_dim")), "decoder.head_dim", "manifest.json"),
+        ["wrong_json_type"] = (dir => ScratchPack.EditManifest(dir, m => m["decoder"]!["num_layers"] = "four"), "decoder.num_layers", "manifest.json"),
+        ["stop_token_unknown"] = (dir => ScratchPack.EditManifest(dir, m => m["stream"]!["stop_audio_tokens"]![0] = "no_such_token"), "stream.stop_audio_tokens[0]", "manifest.json"),
         ["missing_graph_file"] = (dir => File.Delete(Path.Combine(dir, "decoder.onnx")), "graphs.decoder.file", "manifest.json"),
         ["invalid_json"] = (dir =>
         {
@@ -130,49 +130,11 @@ public sealed class ModelPackTests(PackFixture fixture, ITestOutputHelper output
             var text = File.ReadAllText(path);
             File.WriteAllText(path, text[..(text.Length / 2)]);
         }, null, "manifest.json"),
-        ["sha_mismatch"] = (dir => EditManifest(dir, m => m["graphs"]!["decoder"]!["sha256"] = new string('0', 64)), "graphs.decoder.sha256", "manifest.json"),
-        ["bytes_mismatch"] = (dir => EditManifest(dir, m => m["graphs"]!["encoder_step"]!["bytes"] = m["graphs"]!["encoder_step"]!["bytes"]!.GetValue<long>() + 1), "graphs.encoder_step.bytes", "manifest.json"),
+        ["sha_mismatch"] = (dir => ScratchPack.EditManifest(dir, m => m["graphs"]!["decoder"]!["sha256"] = new string('0', 64)), "graphs.decoder.sha256", "manifest.json"),
+        ["bytes_mismatch"] = (dir => ScratchPack.EditManifest(dir, m => m["graphs"]!["encoder_step"]!["bytes"] = m["graphs"]!["encoder_step"]!["bytes"]!.GetValue<long>() + 1), "graphs.encoder_step.bytes", "manifest.json"),
         ["vocab_bad_key"] = (dir => File.WriteAllText(Path.Combine(dir, "text_vocab.json"), """{"0": "<|msg_end|>", "99999": "Oops"}"""), "99999", "text_vocab.json"),
     };
 
-    private static string ModelPackLoaderDisplay(string path)
-    {
-        var root = VoiceAgentPaths.Root!;
-        var relative = Path.GetRelativePath(root, path);
-        return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative.Replace('\\', '/');
-    }
 
-    /// <summary>A scratch copy of the demo pack: manifest and vocabulary copied, graphs linked (no 24 MB copies).</summary>
-    private static string CopyDemo(string name)
-    {
-        var dir = Path.Combine(AppContext.BaseDirectory, "scratch", "packs", name);
-        if (Directory.Exists(dir))
-        {
-            Directory.Delete(dir, recursive: true);
-        }
 
-        Directory.CreateDirectory(dir);
-        foreach (var file in Directory.GetFiles(DemoDir))
-        {
-            var target = Path.Combine(dir, Path.GetFileName(file));
-            if (file.EndsWith(".onnx", StringComparison.Ordinal))
-            {
-                File.CreateSymbolicLink(target, file);
-            }
-            else
-            {
-                File.Copy(file, target);
-            }
-        }
-
-        return dir;
-    }
-
-    private static void EditManifest(string dir, Action<JsonNode> edit)
-    {
-        var path = Path.Combine(dir, "manifest.json");
-        var node = JsonNode.Parse(File.ReadAllText(path))!;
-        edit(node);
-        File.WriteAllText(path, node.ToJsonString());
-    }
 }

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using VoiceAgent.Core;
 using VoiceAgent.StreamingEngine.ModelPacks;
 using Xunit.Abstractions;
 
@@ -50,8 +49,8 @@ public sealed class SpeechPackTests(SpeechPackFixture fixture, ITestOutputHelper
     [Fact]
     public void Pack_without_part_two_sections_is_a_text_only_pack()
     {
-        var dir = CopyDemo("text-only");
-        EditManifest(dir, m =>
+        var dir = ScratchPack.CopyDemo("speech-packs", "text-only", linkGolden: true);
+        ScratchPack.EditManifest(dir, m =>
         {
             m.AsObject().Remove("detokenizer");
             m.AsObject().Remove("vocoder");
@@ -73,11 +72,11 @@ public sealed class SpeechPackTests(SpeechPackFixture fixture, ITestOutputHelper
     public void Corrupted_speech_section_fails_naming_file_and_field(string name)
     {
         var (edit, field) = Corruptions[name];
-        var dir = CopyDemo(name);
-        EditManifest(dir, edit);
+        var dir = ScratchPack.CopyDemo("speech-packs", name, linkGolden: true);
+        ScratchPack.EditManifest(dir, edit);
         var e = Assert.Throws<ModelPackException>(() => ModelPackLoader.Load(dir).Dispose());
         output.WriteLine(e.Message);
-        Assert.StartsWith(Display(Path.Combine(dir, "manifest.json")) + ": ", e.Message, StringComparison.Ordinal);
+        Assert.StartsWith(ScratchPack.Display(Path.Combine(dir, "manifest.json")) + ": ", e.Message, StringComparison.Ordinal);
         Assert.Equal(field, e.Field);
         Assert.Contains(field, e.Message, StringComparison.Ordinal);
     }
@@ -110,44 +109,6 @@ public sealed class SpeechPackTests(SpeechPackFixture fixture, ITestOutputHelper
         ["vocoder_output_renamed"] = (m => m["graphs"]!["vocoder"]!["outputs"]![0]!["name"] = "wav", "graphs.vocoder.outputs"),
     };
 
-    private static string Display(string path)
-    {
-        var relative = Path.GetRelativePath(VoiceAgentPaths.Root!, path);
-        return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative.Replace('\\', '/');
-    }
 
-    /// <summary>A scratch copy of the demo pack: manifest and vocabulary copied, graphs linked.</summary>
-    private static string CopyDemo(string name)
-    {
-        var dir = Path.Combine(AppContext.BaseDirectory, "scratch", "speech-packs", name);
-        if (Directory.Exists(dir))
-        {
-            Directory.Delete(dir, recursive: true);
-        }
 
-        Directory.CreateDirectory(dir);
-        foreach (var file in Directory.GetFiles(VoiceAgentPaths.DemoPackDirectory!))
-        {
-            var target = Path.Combine(dir, Path.GetFileName(file));
-            if (file.EndsWith(".onnx", StringComparison.Ordinal))
-            {
-                File.CreateSymbolicLink(target, file);
-            }
-            else
-            {
-                File.Copy(file, target);
-            }
-        }
-
-        Directory.CreateSymbolicLink(Path.Combine(dir, "golden"), Path.Combine(VoiceAgentPaths.DemoPackDirectory!, "golden"));
-        return dir;
-    }
-
-    private static void EditManifest(string dir, Action<JsonNode> edit)
-    {
-        var path = Path.Combine(dir, "manifest.json");
-        var node = JsonNode.Parse(File.ReadAllText(path))!;
-        edit(node);
-        File.WriteAllText(path, node.ToJsonString());
-    }
 }
