@@ -1,0 +1,51 @@
+using VoiceAgent.StreamingEngine.Sessions;
+
+namespace VoiceAgent.Gateway.Hosting;
+
+/// <summary>
+/// Gateway settings, bound from the "Gateway" section of appsettings.json (environment variables such as
+/// <c>Gateway__MaxSessions=4</c> and the command line override it). Every field has a working default.
+/// </summary>
+public sealed class GatewayOptions
+{
+    public const string SectionName = "Gateway";
+
+    /// <summary>Address Kestrel listens on (loopback unless a deployment says otherwise).</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>TCP port (0 = any free port; the chosen address is logged and printed).</summary>
+    public int Port { get; set; } = 8080;
+
+    /// <summary>Folder of the browser client served at <c>/</c> (default: <c>web-client/</c> of the checkout).</summary>
+    public string? WebRoot { get; set; }
+
+    /// <summary>How the shared engine is loaded (model pack, VAD, ONNX Runtime library, threads).</summary>
+    public VoiceAgentEngineOptions Engine { get; set; } = new();
+
+    /// <summary>Concurrent caller sessions over every transport; one more is rejected with a clear reason.</summary>
+    public int MaxSessions { get; set; } = 32;
+
+    /// <summary>Largest message a client may send (one WebSocket message or one hub item), in bytes.</summary>
+    public int MaxMessageBytes { get; set; } = 64 * 1024;
+
+    /// <summary>A session that receives nothing for this long is closed (seconds).</summary>
+    public int IdleTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>
+    /// When set, WebSocket and hub clients must present it as <c>Authorization: Bearer …</c> (or, for browsers that
+    /// cannot set headers on a WebSocket, the <c>access_token</c> query parameter).
+    /// </summary>
+    public string? AuthToken { get; set; }
+
+    /// <summary>
+    /// Browser origins allowed to connect (exact scheme://host[:port]). The gateway's own origin is always allowed;
+    /// requests without an Origin header (non-browser clients) are not subject to the check.
+    /// </summary>
+    public List<string> AllowedOrigins { get; set; } = [];
+
+    /// <summary>Reply audio frames a connection may have waiting to be sent; beyond it the oldest are dropped and counted.</summary>
+    public int SendQueueFrames { get; set; } = 50;
+
+    /// <summary>Reply frames sent ahead of real time (ms) so the client's jitter buffer never starves.</summary>
+    public int SendLeadMs { get; set; } = 200;
+}
