@@ -1,0 +1,162 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Net;
+using System.Text;
+
+namespace VoiceAgent.Gateway.Telephony.Sip;
+
+/// <summary>In-dialog requests (BYE, INFO), OPTIONS, and the BYE we send.</summary>
+public sealed partial class SipUserAgent
+{
+    private void HandleBye(SipServerTransaction tx, IPEndPoint source, long now)
+    {
+        var request = tx.Request;
+        if (!TryFindDialog(request, out var call))
+        {
+            Respond(tx, NewResponse(tx, SipStatus.CallDoesNotExist), now);
+            return;
+        }
+
+        if (!CheckCSeq(tx, call, now))
+        {
+            return;
+        }
+
+        call.Peer = source;
+        Respond(tx, NewResponse(tx, SipStatus.Ok, toTag: call.LocalTag), now);
+        if (call.InviteTransaction is { LastStatus: < 200 } invite)
+        {
+            // BYE on an early dialog: the INVITE still needs its final answer (§15.1.2).
+            RespondInvite(invite, SipStatus.RequestTerminated, now, call.LocalTag);
+        }
+
+        EndCall(call, "caller hung up");
+    }
+
+    private void HandleOptions(SipServerTransaction tx, long now)
+    {
+        // PBX and trunk keep-alives ("qualify"): always 200 with our capabilities, in or out of a dialog.
+        var response = NewResponse(tx, SipStatus.Ok);
+        response.Headers.Add(SipHeaderNames.Allow, SipMethods.Allowed);
+        response.Headers.Add(SipHeaderNames.Accept, "application/sdp");
+        response.Headers.Add(SipHeaderNames.Contact, $"<sip:voiceagent@{HostPort()}>");
+        Respond(tx, response, now);
+    }
+
+    private void HandleInfo(SipServerTransaction tx, long now)
+    {
+        var request = tx.Request;
+        if (!TryFindDialog(request, out var call))
+        {
+            Respond(tx, NewResponse(tx, SipStatus.CallDoesNotExist), now);
+            return;
+        }
+
+        if (!CheckCSeq(tx, call, now))
+        {
+            return;
+        }
+
+        var type = request.ContentType?.Split(';')[0].Trim() ?? "";
+        char? digit = null;
+        if (type.Equals("application/dtmf-relay", StringComparison.OrdinalIgnoreCase))
+        {
+            // "Signal=5\r\nDuration=160": the de-facto SIP INFO DTMF format (Cisco, Asterisk, FreeSWITCH).
+            foreach (var line in Encoding.UTF8.GetString(request.Body.Span).Split('\n'))
+            {
+                var parts = line.Split('=', 2);
+                if (parts.Length == 2 && parts[0].Trim().Equals("Signal", StringComparison.OrdinalIgnoreCase))
+                {
+                    digit = ParseDigit(parts[1].Trim());
+                }
+            }
+        }
+        else if (type.Equals("application/dtmf", StringComparison.OrdinalIgnoreCase))
+        {
+            digit = ParseDigit(Encoding.UTF8.GetString(request.Body.Span).Trim());
+        }
+        else if (!request.Body.IsEmpty)
+        {
+            var unsupported = NewResponse(tx, SipStatus.UnsupportedMediaType, toTag: call.LocalTag);
+            unsupported.Headers.Add(SipHeaderNames.Accept, "application/dtmf-relay, application/dtmf");
+            Respond(tx, unsupported, now);
+            return;
+        }
+
+        Respond(tx, NewResponse(tx, SipStatus.Ok, toTag: call.LocalTag), now);
+        if (digit is { } d)
+        {
+            call.Media?.Dtmf(d);
+        }
+    }
+
+    private static char? ParseDigit(string text) => text switch
+    {
+        { Length: 1 } when "0123456789*#ABCDabcd".Contains(text[0], StringComparison.Ordinal) => char.ToUpperInvariant(text[0]),
+        "10" => '*',
+        "11" => '#',
+        _ => null,
+    };
+
+    /// <summary>In-dialog requests must carry a higher CSeq than the last one (§12.2.2); a lower one gets 500.</summary>
+    private bool CheckCSeq(SipServerTransaction tx, SipCall call, long now)
+    {
+        var number = tx.Request.CSeq.Number;
+        if (number < call.RemoteCSeq || (number == call.RemoteCSeq && tx.Request.Method != SipMethods.Bye && tx != call.InviteTransaction))
+        {
+            Respond(tx, NewResponse(tx, SipStatus.ServerInternalError, "CSeq Out of Order", call.LocalTag), now);
+            return false;
+        }
+
+        call.RemoteCSeq = number;
+        return true;
+    }
+
+    private bool TryFindDialog(SipRequest request, [NotNullWhen(true)] out SipCall? call)
+    {
+        call = null;
+        return request.To.Tag is { } tag && _calls.TryGetValue(SipCall.KeyOf(request.CallId, tag), out call);
+    }
+
+    /// <summary>Sends BYE in the dialog as a client transaction (§15.1.1): To/From swapped, Route from the route set.</summary>
+    private void SendBye(SipCall call, long now)
+    {
+        var branch = NewBranch();
+        call.LocalCSeq++;
+        var bye = new SipRequest(SipMethods.Bye, call.RemoteTarget);
+        var headers = bye.Headers;
+        headers.Add(SipHeaderNames.Via, $"SIP/2.0/UDP {HostPort()};branch={branch};rport");
+        headers.Add(SipHeaderNames.MaxForwards, "70");
+        foreach (var route in call.RouteSet)
+        {
+            headers.Add(SipHeaderNames.Route, route);
+        }
+
+        headers.Add(SipHeaderNames.From, call.LocalTo);
+        headers.Add(SipHeaderNames.To, call.RemoteFrom);
+        headers.Add(SipHeaderNames.CallId, call.CallId);
+        headers.Add(SipHeaderNames.CSeq, $"{call.LocalCSeq.ToString(CultureInfo.InvariantCulture)} {SipMethods.Bye}");
+        headers.Add(SipHeaderNames.UserAgent, _settings.Product);
+        var bytes = SipMessageWriter.ToBytes(bye);
+        _transport.Send(bytes, call.Peer);
+        var key = $"{branch}|{SipMethods.Bye}";
+        _clientTransactions[key] = new SipClientTransaction(key, bytes, call.Peer, now, _settings.Timers);
+    }
+
+    private void EndCall(SipCall call, string reason)
+    {
+        if (call.State == SipCallState.Ended)
+        {
+            return;
+        }
+
+        call.State = SipCallState.Ended;
+        call.EndReason = reason;
+        call.AnswerAt = long.MaxValue;
+        call.PendingOk = null;
+        _calls.Remove(call.Key);
+        Interlocked.Increment(ref Counters.CallsEndedCount);
+        _logger.LogInformation("Call {CallId} ended: {Reason}", call.CallId, reason);
+        call.Media?.Stop(reason);
+    }
+}

@@ -1,0 +1,86 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using VoiceAgent.Gateway.Cli;
+using VoiceAgent.Gateway.Telephony.Calls;
+using VoiceAgent.Gateway.Telephony.Rtp;
+using VoiceAgent.Gateway.Telephony.Sip;
+using VoiceAgent.Gateway.Telephony.Twilio;
+
+namespace VoiceAgent.Gateway.Telephony;
+
+/// <summary>
+/// Plugs telephony into the gateway with one line for services (<see cref="AddTelephony"/>) and one for endpoints
+/// (<see cref="MapTelephony"/>): the SIP user agent (a hosted service on UDP), RTP media, the Twilio Media Streams
+/// WebSocket and the <c>/v1/telephony/*</c> status endpoints.
+/// </summary>
+public static class TelephonyServiceCollectionExtensions
+{
+    /// <summary>The command-line option <c>serve --sip-port N</c>.</summary>
+    public const string SipPortOption = "--sip-port";
+
+    public static IServiceCollection AddTelephony(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<TelephonyOptions>().Bind(configuration.GetSection(TelephonyOptions.SectionName));
+        services.AddSingleton<IValidateOptions<TelephonyOptions>, TelephonyOptionsValidator>();
+        services.AddSingleton<SipCounters>();
+        services.AddSingleton<CallRegistry>();
+        services.AddSingleton<ISipMediaFactory, RtpMediaFactory>();
+        services.AddSingleton<SipService>();
+        services.AddHostedService(provider => provider.GetRequiredService<SipService>());
+        services.AddSingleton<TwilioMediaStreamHandler>();
+        return services;
+    }
+
+    public static WebApplication MapTelephony(this WebApplication app)
+    {
+        TelephonyOptions options;
+        try
+        {
+            options = app.Services.GetRequiredService<IOptions<TelephonyOptions>>().Value;
+        }
+        catch (OptionsValidationException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+
+        if (options.Twilio.Enabled)
+        {
+            app.Map(options.Twilio.Path, (HttpContext context, TwilioMediaStreamHandler handler) => handler.HandleAsync(context));
+        }
+
+        app.MapGet("/v1/telephony/calls", (CallRegistry registry) => Results.Json(new
+        {
+            active = registry.Active.Select(TelephonyStatus.Describe).ToArray(),
+            recent = registry.Recent.Select(TelephonyStatus.Describe).ToArray(),
+        }));
+        app.MapGet("/v1/telephony/stats", (SipCounters counters, SipService sip) => Results.Json(TelephonyStatus.Describe(counters, sip)));
+        return app;
+    }
+
+    /// <summary>Adds the configuration overrides of the telephony command-line options (<c>--sip-port N</c>).</summary>
+    internal static void AddCommandLineOverrides(ArgReader cli, IDictionary<string, string?> overrides)
+    {
+        if (cli.Single(SipPortOption) is not null)
+        {
+            overrides[$"{TelephonyOptions.SectionName}:{nameof(TelephonyOptions.Sip)}:{nameof(SipOptions.Port)}"] =
+                cli.Int(SipPortOption, fallback: 5060, min: 0, max: 65535).ToString(CultureInfo.InvariantCulture);
+        }
+    }
+
+    /// <summary>Turns <see cref="TelephonyOptions.Validate"/> into an options failure (start-up ends with its sentence).</summary>
+    private sealed class TelephonyOptionsValidator : IValidateOptions<TelephonyOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, TelephonyOptions options)
+        {
+            try
+            {
+                options.Validate();
+                return ValidateOptionsResult.Success;
+            }
+            catch (ArgumentException ex)
+            {
+                return ValidateOptionsResult.Fail(ex.Message);
+            }
+        }
+    }
+}
