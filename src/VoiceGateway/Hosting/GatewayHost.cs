@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using VoiceAgent.Core;
 using VoiceAgent.Gateway.Cli;
 using VoiceAgent.Gateway.Metrics;
+using VoiceAgent.Gateway.Security;
 using VoiceAgent.StreamingEngine.Sessions;
 
 namespace VoiceAgent.Gateway.Hosting;
@@ -85,22 +86,26 @@ internal static class GatewayHost
             .Validate(o => o.MaxSessions >= 1, "Gateway:MaxSessions must be at least 1.")
             .Validate(o => o.MaxMessageBytes >= 1024, "Gateway:MaxMessageBytes must be at least 1024.")
             .Validate(o => o.IdleTimeoutSeconds >= 1, "Gateway:IdleTimeoutSeconds must be at least 1.")
-            .Validate(o => o.SendQueueFrames >= 4, "Gateway:SendQueueFrames must be at least 4.");
+            .Validate(o => o.SendQueueFrames >= 4, "Gateway:SendQueueFrames must be at least 4.")
+            .Validate(o => o.SendLeadMs is >= 0 and <= 2000, "Gateway:SendLeadMs must be from 0 to 2000.");
 
         var gateway = builder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
         builder.WebHost.UseUrls($"http://{gateway.Host}:{gateway.Port.ToString(CultureInfo.InvariantCulture)}");
 
         AddCoreServices(builder.Services);
-        // transport services
+        builder.Services.AddVoiceTransports(gateway);
         // telephony services
 
         var app = builder.Build();
+        // Token and Origin checks run before any upgrade, for every path a transport registered with ConnectionPolicy.
+        app.UseMiddleware<ConnectionPolicyMiddleware>();
+        app.UseWebSockets();
         MapStaticClient(app, gateway);
         app.MapGet("/healthz", (VoiceAgentEngine engine, SessionAdmission admission) =>
             Results.Json(new HealthReport("ok", engine.Pack.Manifest.Name ?? "unnamed", admission.Active, admission.Capacity)));
         app.MapGet("/metrics", (GatewayMetrics metrics) =>
             Results.Text(metrics.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8"));
-        // transport endpoints
+        app.MapVoiceTransports();
         // telephony endpoints
         return app;
     }
@@ -110,6 +115,7 @@ internal static class GatewayHost
     {
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<SessionAdmission>();
+        services.AddSingleton<ConnectionPolicy>();
         services.AddSingleton(provider => VoiceAgentEngine.Load(
             provider.GetRequiredService<IOptions<GatewayOptions>>().Value.Engine,
             provider.GetRequiredService<ILoggerFactory>()));

@@ -1,3 +1,4 @@
+using VoiceAgent.Gateway.Echo;
 using VoiceAgent.StreamingEngine.Sessions;
 
 namespace VoiceAgent.Gateway.Hosting;
@@ -48,4 +49,7 @@ public sealed class GatewayOptions
 
     /// <summary>Reply frames sent ahead of real time (ms) so the client's jitter buffer never starves.</summary>
     public int SendLeadMs { get; set; } = 200;
+
+    /// <summary>The server-side guard against the agent's own echo triggering barge-in.</summary>
+    public EchoGuardOptions EchoGuard { get; set; } = new();
 }

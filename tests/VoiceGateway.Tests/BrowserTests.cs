@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Playwright;
+using Xunit.Abstractions;
+
+namespace VoiceAgent.Gateway.Tests;
+
+/// <summary>
+/// The web client in real headless Chromium (the Debian package, driven by Playwright) against the gateway process.
+/// Chromium's fake microphone plays a WAV (question, silences, maybe an interruption); the page's own state
+/// (window.voiceAgent, written by app.js and the playback worklet) says what it received and what it played.
+/// Screenshots are kept under artifacts/browser/ (git-ignored).
+/// </summary>
+[Collection(SharedGatewayCollection.Name)]
+public sealed class BrowserTests(SharedGateway gateway, ITestOutputHelper output)
+{
+    private static readonly string ArtifactDirectory = Path.Combine(GatewayProcess.Root, "artifacts", "browser");
+
+    [Fact]
+    public async Task Clicking_connect_shows_the_transcript_and_reply_and_plays_the_reply_audio()
+    {
+        var clock = Stopwatch.StartNew();
+        var wav = MicrophoneWav("question", TestSpeech.Join(TestSpeech.Silence(1000), TestSpeech.Pcm16("what is my balance"), TestSpeech.Silence(9000)));
+        await using var browser = await Browser.LaunchAsync(wav);
+        var page = browser.Page;
+        await page.GotoAsync(gateway.BaseUri.ToString());
+        await page.ClickAsync("#connect");
+
+        await page.WaitForFunctionAsync("() => window.voiceAgent.stats.replies.length > 0", null, new() { Timeout = 60_000 });
+        var reply = (await page.TextContentAsync("#reply"))?.Trim();
+        Assert.True(TestSpeech.IsKnownReply(reply), $"#reply shows '{reply}', not one of the pack's replies");
+
+        // Played to the end: the server's reply_audio_end has come and the worklet has drained its buffer.
+        await page.WaitForFunctionAsync(
+            "() => window.voiceAgent.events.some(e => e.type === 'reply_audio_end') && !window.voiceAgent.stats.playing && window.voiceAgent.stats.playedMs > 0",
+            null, new() { Timeout = 30_000 });
+        await page.WaitForFunctionAsync("() => document.getElementById('latency').textContent.includes('turn 1')", null, new() { Timeout = 10_000 });
+        var stats = await Stats(page);
+        var audioMs = (await page.EvaluateAsync<JsonElement>("() => window.voiceAgent.events.find(e => e.type === 'reply_audio_end')")).GetProperty("audio_ms").GetInt64();
+        Directory.CreateDirectory(ArtifactDirectory);
+        var screenshot = Path.Combine(ArtifactDirectory, "reply.png");
+        await page.ScreenshotAsync(new() { Path = screenshot, FullPage = true });
+        output.WriteLine($"reply '{reply}', transcript '{await page.TextContentAsync("#transcript")}'\nlatency: {await page.TextContentAsync("#latency")}\nstats: {stats}\nreply audio {audioMs} ms; test took {clock.Elapsed.TotalSeconds:0.0} s; screenshot {screenshot}");
+
+        Assert.False(string.IsNullOrWhiteSpace(await page.TextContentAsync("#transcript")));
+        Assert.InRange(stats.GetProperty("playedMs").GetInt64(), audioMs - 100, audioMs + 100);
+        Assert.True(stats.GetProperty("playedPeak").GetDouble() > 0.02, "the worklet played silence");
+        Assert.True(stats.GetProperty("heardPeak").GetDouble() > 0.005, "nothing reached the end of the playback route");
+        Assert.Contains(stats.GetProperty("route").GetString(), new[] { "webrtc-loopback", "web-audio" });
+        Assert.Empty(stats.GetProperty("errors").EnumerateArray());
+        Assert.True(new FileInfo(screenshot).Length > 1000);
+    }
+
+    [Fact]
+    public async Task Speaking_over_the_reply_barges_in_and_playback_stops_at_once()
+    {
+        var clock = Stopwatch.StartNew();
+        var wav = MicrophoneWav("barge-in", TestSpeech.Join(
+            TestSpeech.Silence(1000),
+            TestSpeech.Pcm16("what is my balance"),
+            TestSpeech.Silence(1800),
+            TestSpeech.Pcm16("no stop, wait a moment please", voice: "en-gb+m3", padMs: 0),
+            TestSpeech.Silence(6000)));
+        await using var browser = await Browser.LaunchAsync(wav);
+        var page = browser.Page;
+        await page.GotoAsync(gateway.BaseUri.ToString());
+        await page.ClickAsync("#connect");
+
+        await page.WaitForFunctionAsync("() => window.voiceAgent.stats.bargeIns.length > 0", null, new() { Timeout = 60_000 });
+        await Task.Delay(100); // one stats message from the worklet after the stop
+        var atStop = await Stats(page);
+        await Task.Delay(700);
+        var later = await Stats(page);
+        Directory.CreateDirectory(ArtifactDirectory);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(ArtifactDirectory, "barge-in.png"), FullPage = true });
+        var bargeIn = later.GetProperty("bargeIns")[0];
+        output.WriteLine($"barge-in {bargeIn}\nat stop: {atStop}\nlater: {later}\ntest took {clock.Elapsed.TotalSeconds:0.0} s");
+
+        Assert.True(later.GetProperty("stoppedAt").ValueKind == JsonValueKind.Number, "the worklet never reported the stop");
+        Assert.False(later.GetProperty("playing").GetBoolean());
+        Assert.True(bargeIn.GetProperty("deliveredMs").GetInt64() > 0, "the barge-in came before any reply audio");
+        // Nothing more was played after the stop (the worklet posts stats every 8 quanta; allow one more quantum).
+        Assert.InRange(later.GetProperty("playedSamples").GetInt64() - atStop.GetProperty("playedSamples").GetInt64(), 0, 128);
+        var turn = bargeIn.GetProperty("turn").GetInt32();
+        Assert.False(await page.EvaluateAsync<bool>($"() => window.voiceAgent.events.some(e => e.type === 'reply_audio_end' && e.turn === {turn})"),
+            "the interrupted reply still announced its end");
+    }
+
+    private static Task<JsonElement> Stats(IPage page) => page.EvaluateAsync<JsonElement>("() => JSON.parse(JSON.stringify(window.voiceAgent.stats))");
+
+    private static string MicrophoneWav(string name, short[] samples)
+    {
+        var path = Path.Combine(GatewayProcess.Scratch("browser"), name + ".wav");
+        TestSpeech.WriteWav(path, samples, 16000);
+        return path;
+    }
+
+    /// <summary>Headless Debian chromium with the fake microphone playing <c>wav</c> once.</summary>
+    private sealed class Browser : IAsyncDisposable
+    {
+        private IPlaywright? _playwright;
+        private IBrowser? _browser;
+
+        public IPage Page { get; private set; } = null!;
+
+        public static async Task<Browser> LaunchAsync(string wav)
+        {
+            var executable = Environment.GetEnvironmentVariable("VOICEAGENT_CHROMIUM") ?? "/usr/bin/chromium";
+            Assert.True(File.Exists(executable), $"The browser tests need Chromium at {executable}: install the Debian package chromium (./voiceagent setup does it when run as root) or set VOICEAGENT_CHROMIUM.");
+            var browser = new Browser { _playwright = await Playwright.CreateAsync() };
+            browser._browser = await browser._playwright.Chromium.LaunchAsync(new()
+            {
+                ExecutablePath = executable,
+                Headless = true,
+                Args =
+                [
+                    "--use-fake-ui-for-media-stream",
+                    "--use-fake-device-for-media-stream",
+                    $"--use-file-for-fake-audio-capture={wav}%noloop",
+                    "--autoplay-policy=no-user-gesture-required",
+                ],
+            });
+            browser.Page = await browser._browser.NewPageAsync(new() { ViewportSize = new() { Width = 900, Height = 700 } });
+            return browser;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_browser is not null)
+            {
+                await _browser.DisposeAsync();
+            }
+
+            _playwright?.Dispose();
+        }
+    }
+}
