@@ -189,6 +189,8 @@ internal static class BenchCommand
         source = t.ClipSource,
         speech_ms = Math.Round(t.SpeechMs),
         user_latency_ms = t.UserLatencyMs,
+        last_voiced_to_commit_ms = t.LastVoicedToCommitMs,
+        commit_to_first_audio_ms = t.CommitToFirstAudioMs,
         first_packet_ms = t.EngineFirstPacketMs,
         vad_commit_ms = t.VadCommitMs,
         stages = t.Stages,

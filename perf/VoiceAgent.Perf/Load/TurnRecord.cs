@@ -65,6 +65,12 @@ internal sealed class TurnRecord
     /// <summary>Reply audio length as received (or as announced when the far end says so).</summary>
     public double ReceivedAudioMs(int outputRate) => ReplyAudioMs ?? (ReplyAudioSamples * 1000.0 / outputRate);
 
+    /// <summary>Wall time from sending the last voiced frame to receiving the far end's commit (its VAD end event).</summary>
+    public double? LastVoicedToCommitMs => LastVoicedSent != 0 && Committed > LastVoicedSent ? Stopwatch.GetElapsedTime(LastVoicedSent, Committed).TotalMilliseconds : null;
+
+    /// <summary>Wall time from receiving the commit to receiving the first reply audio.</summary>
+    public double? CommitToFirstAudioMs => Committed != 0 && FirstAudio > Committed ? Stopwatch.GetElapsedTime(Committed, FirstAudio).TotalMilliseconds : null;
+
     public double? UserLatencyMs => LastVoicedSent != 0 && FirstAudio != 0 ? Stopwatch.GetElapsedTime(LastVoicedSent, FirstAudio).TotalMilliseconds : null;
 
     /// <summary>Time to receive the reply divided by its duration: below 1 the reply streams faster than it plays.</summary>

@@ -25,6 +25,9 @@ internal sealed record RunSummary
     /// <summary>p50 of each stage figure the far end reported (ms from the commit, except vad_commit).</summary>
     public required IReadOnlyDictionary<string, double?> StagesP50Ms { get; init; }
 
+    /// <summary>Client-side split of the user-felt latency: last voiced frame sent → commit event received → first audio.</summary>
+    public required ClientSplit ClientSplitMs { get; init; }
+
     /// <summary>Reply receive time / reply duration (the gateway paces replies at real time, so ≈ 1 when healthy).</summary>
     public required Distribution ReplyRtf { get; init; }
 
@@ -32,6 +35,12 @@ internal sealed record RunSummary
 
     /// <summary>Frames that missed real time: caller frames sent &gt; 100 ms late plus reply frames the server dropped.</summary>
     public required long DroppedFrames { get; init; }
+
+    /// <summary>Caller frames the bench could not send within 100 ms of their capture time (a machine too busy to keep up).</summary>
+    public required long ClientLateFrames { get; init; }
+
+    /// <summary>Reply frames the server dropped because the caller read too slowly (its /metrics counter).</summary>
+    public required long ServerDroppedFrames { get; init; }
 
     public required Distribution SendLagMs { get; init; }
 
@@ -76,8 +85,17 @@ internal sealed record CascadeSummary
 
     public required IReadOnlyDictionary<string, double?> StagesP50Ms { get; init; }
 
+    public required ClientSplit ClientSplitMs { get; init; }
+
     public double? ReplyCorrect { get; init; }
 }
+
+/// <summary>
+/// The user-felt latency cut at the commit, as the caller sees it (wall clock, both ends in the bench process). Compared
+/// with the far end's own figures it shows time spent outside the engine: input processing falling behind real time
+/// (<see cref="LastVoicedToCommit"/> beyond <c>vad_commit</c>) and delivery (<see cref="CommitToFirstAudio"/> beyond the first packet).
+/// </summary>
+internal sealed record ClientSplit(Distribution LastVoicedToCommit, Distribution CommitToFirstAudio);
 
 /// <summary>Where and under what load the figures were taken.</summary>
 internal sealed record MachineInfo(string Cpu, int Cores, double MemoryGb, string Os, string Runtime, double[] LoadAverageStart, double[] LoadAverageEnd, IReadOnlyList<string> OtherHeavyProcesses);
@@ -136,9 +154,12 @@ internal sealed record BenchReport
             UserLatencyMs = Percentiles.Summarize(Values(turns, t => t.UserLatencyMs)),
             VadCommitMs = Percentiles.Summarize(Values(turns, t => t.VadCommitMs)),
             StagesP50Ms = StageMedians(turns),
+            ClientSplitMs = Split(turns),
             ReplyRtf = Percentiles.Summarize(Values(turns, t => t.ReplyRealTimeFactor(run.OutputSampleRate)), decimals: 3),
             UnderrunTurns = underruns,
             DroppedFrames = dropped,
+            ClientLateFrames = clientDropped,
+            ServerDroppedFrames = serverDroppedFrames,
             SendLagMs = Percentiles.Summarize(lags),
             BargeIns = turns.Sum(t => t.BargeIns),
             Errors = errors,
@@ -166,9 +187,14 @@ internal sealed record BenchReport
             FirstPacketMs = Percentiles.Summarize(Values(turns, t => t.EngineFirstPacketMs)),
             VadCommitMs = Percentiles.Summarize(Values(turns, t => t.VadCommitMs)),
             StagesP50Ms = StageMedians(turns),
+            ClientSplitMs = Split(turns),
             ReplyCorrect = ReplyCorrect(turns),
         };
     }
+
+    private static ClientSplit Split(IReadOnlyList<TurnRecord> turns) => new(
+        Percentiles.Summarize(Values(turns, t => t.LastVoicedToCommitMs)),
+        Percentiles.Summarize(Values(turns, t => t.CommitToFirstAudioMs)));
 
     private static List<double> Values(IEnumerable<TurnRecord> turns, Func<TurnRecord, double?> pick) =>
         [.. turns.Select(pick).Where(v => v is { } x && double.IsFinite(x)).Select(v => v!.Value)];

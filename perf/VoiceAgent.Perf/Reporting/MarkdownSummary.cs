@@ -58,15 +58,16 @@ internal static class MarkdownSummary
 
         md.Append("\n## Where the time goes (p50, ms)\n\n");
         md.Append("VoiceAgent stages are the server's `latency` event (wall time from the commit, except `vad_commit`, which is audio time from the last voiced sample to the commit). Cascade stages are measured the same way inside the cascade peer.\n\n");
-        md.Append("| system | sessions | vad_commit | stages after the commit | first packet | user-felt |\n|---|---:|---:|---|---:|---:|\n");
+        md.Append("The last two columns are the caller's own wall-clock split of the user-felt latency at the commit event: time beyond `vad_commit` in the first is input processing that fell behind real time; time beyond the first packet in the second is delivery.\n\n");
+        md.Append("| system | sessions | vad_commit | stages after the commit | first packet | user-felt | caller: last voiced → commit seen | caller: commit seen → first audio |\n|---|---:|---:|---|---:|---:|---:|---:|\n");
         foreach (var r in report.Runs.OrderBy(r => r.Sessions))
         {
-            md.Append(CultureInfo.InvariantCulture, $"| VoiceAgent | {r.Sessions} | {Ms(r.VadCommitMs.P50)} | {Stages(r.StagesP50Ms, "vad_commit", "total")} | {Ms(r.FirstPacketMs.P50)} | {Ms(r.UserLatencyMs.P50)} |\n");
+            md.Append(CultureInfo.InvariantCulture, $"| VoiceAgent | {r.Sessions} | {Ms(r.VadCommitMs.P50)} | {Stages(r.StagesP50Ms, "vad_commit", "total")} | {Ms(r.FirstPacketMs.P50)} | {Ms(r.UserLatencyMs.P50)} | {Ms(r.ClientSplitMs.LastVoicedToCommit.P50)} | {Ms(r.ClientSplitMs.CommitToFirstAudio.P50)} |\n");
         }
 
         if (report.Cascade is { } cascade)
         {
-            md.Append(CultureInfo.InvariantCulture, $"| cascade | {cascade.Sessions} | {Ms(cascade.VadCommitMs.P50)} | {Stages(cascade.StagesP50Ms, "total")} | {Ms(cascade.FirstPacketMs.P50)} | {Ms(cascade.UserLatencyMs.P50)} |\n\n");
+            md.Append(CultureInfo.InvariantCulture, $"| cascade | {cascade.Sessions} | {Ms(cascade.VadCommitMs.P50)} | {Stages(cascade.StagesP50Ms, "total")} | {Ms(cascade.FirstPacketMs.P50)} | {Ms(cascade.UserLatencyMs.P50)} | {Ms(cascade.ClientSplitMs.LastVoicedToCommit.P50)} | {Ms(cascade.ClientSplitMs.CommitToFirstAudio.P50)} |\n\n");
             md.Append(CultureInfo.InvariantCulture, $"Cascade: {cascade.Description}; {cascade.CompletedTurns}/{cascade.Turns} turns, correct replies {Pct(cascade.ReplyCorrect)}.\n\n");
         }
 
