@@ -31,6 +31,7 @@ public sealed class SipService : IHostedService, ISipTransport, IAsyncDisposable
     private Task _receive = Task.CompletedTask;
     private Task _core = Task.CompletedTask;
     private Task _ticks = Task.CompletedTask;
+    private int _disposed;
 
     public SipService(IOptions<TelephonyOptions> options, ISipMediaFactory media, SipCounters counters, ILogger<SipService> logger)
     {
@@ -121,6 +122,12 @@ public sealed class SipService : IHostedService, ISipTransport, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The container may dispose this twice (it is registered both as itself and as the hosted service).
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         _socket?.Dispose();
         _stopping.Dispose();

@@ -377,14 +377,16 @@ public sealed class TwilioConnection : IDisposable
             return;
         }
 
-        // WebSocket close reasons are limited to 123 bytes.
+        // WebSocket close reasons are limited to 123 bytes; a peer that never answers the close gets 2 s.
         var reason = description.Length > 120 ? description[..120] : description;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(2));
         try
         {
-            await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await _sendLock.WaitAsync(timeout.Token).ConfigureAwait(false);
             try
             {
-                await _socket.CloseAsync(status, reason, cancellationToken).ConfigureAwait(false);
+                await _socket.CloseAsync(status, reason, timeout.Token).ConfigureAwait(false);
             }
             finally
             {

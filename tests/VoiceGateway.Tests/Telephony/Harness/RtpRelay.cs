@@ -1,0 +1,214 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using VoiceAgent.Core.Audio;
+
+namespace VoiceAgent.Gateway.Tests.Telephony.Harness;
+
+/// <summary>One RTP packet the relay passed on, with its header fields and the level of its G.711 payload.</summary>
+public sealed record RelayedPacket(double AtMs, int Port, bool FromServer, byte PayloadType, bool Marker, ushort Sequence, uint Timestamp, uint Ssrc, int PayloadBytes, double LevelDbfs);
+
+/// <summary>
+/// A transparent RTP relay in front of the gateway's media, standing where a NAT or session border controller
+/// would: the gateway announces <c>Telephony:Rtp:AdvertisedAddress</c> = the relay's address in its SDP answers, the
+/// caller (sipp) sends there, the relay forwards to the gateway's real RTP port and back. Because the gateway latches
+/// onto the relay (symmetric RTP), every reply packet passes through here, so the tests see exactly what the caller
+/// receives — sequence numbers, timestamps, SSRC, timing and the speech energy of the payload — without packet capture
+/// privileges. It can also inject packets towards the gateway as if they came from the caller.
+/// </summary>
+public sealed class RtpRelay : IDisposable
+{
+    private readonly IPAddress _server;
+    private readonly Dictionary<int, Socket> _sockets = [];
+    private readonly ConcurrentDictionary<int, IPEndPoint> _callers = new();
+    private readonly ConcurrentQueue<RelayedPacket> _packets = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly List<Task> _loops = [];
+
+    private RtpRelay(IPAddress front, IPAddress server, int min, int max, Dictionary<int, Socket> sockets)
+    {
+        Front = front;
+        _server = server;
+        PortMin = min;
+        PortMax = max;
+        _sockets = sockets;
+        foreach (var (port, socket) in sockets)
+        {
+            _loops.Add(Task.Run(() => RelayAsync(port, socket, _stop.Token)));
+        }
+    }
+
+    /// <summary>The address the gateway must advertise (callers send here).</summary>
+    public IPAddress Front { get; }
+
+    public int PortMin { get; }
+
+    public int PortMax { get; }
+
+    /// <summary>Milliseconds since the relay started (the clock of <see cref="RelayedPacket.AtMs"/>).</summary>
+    public double NowMs => _clock.Elapsed.TotalMilliseconds;
+
+    /// <summary>Binds every even port of a free range of <paramref name="count"/> ports on <paramref name="front"/>.</summary>
+    public static RtpRelay Create(IPAddress front, IPAddress server, int count)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            var min = 30000 + (2 * Random.Shared.Next(0, 10000));
+            var max = min + count - 1;
+            var sockets = new Dictionary<int, Socket>();
+            try
+            {
+                for (var port = min; port <= max; port += 2)
+                {
+                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                    sockets[port] = socket;
+                    socket.Bind(new IPEndPoint(front, port));
+                    // The gateway's own socket for the same port must be free too (it binds the server address).
+                    using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                    probe.Bind(new IPEndPoint(server, port));
+                }
+
+                return new RtpRelay(front, server, min, max, sockets);
+            }
+            catch (SocketException)
+            {
+                foreach (var socket in sockets.Values)
+                {
+                    socket.Dispose();
+                }
+            }
+        }
+
+        throw new InvalidOperationException($"No free RTP port range on {front} and {server}.");
+    }
+
+    public IReadOnlyList<RelayedPacket> Packets => [.. _packets];
+
+    public void Clear() => _packets.Clear();
+
+    /// <summary>Where the caller's packets for this gateway port come from (null before the first).</summary>
+    public IPEndPoint? CallerOf(int port) => _callers.TryGetValue(port, out var caller) ? caller : null;
+
+    /// <summary>Ports that have seen a caller packet.</summary>
+    public IEnumerable<int> ActivePorts => _callers.Keys;
+
+    /// <summary>Sends a packet to the gateway's port as if the caller had sent it.</summary>
+    public void Inject(int port, ReadOnlySpan<byte> packet) =>
+        _sockets[port].SendTo(packet, SocketFlags.None, new IPEndPoint(_server, port));
+
+    private async Task RelayAsync(int port, Socket socket, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[2048];
+        var serverEndPoint = new IPEndPoint(_server, port);
+        EndPoint any = new IPEndPoint(IPAddress.Any, 0);
+        var pcm = new short[1024];
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            SocketReceiveFromResult received;
+            try
+            {
+                received = await socket.ReceiveFromAsync(buffer, SocketFlags.None, any, cancellationToken);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+
+            var source = (IPEndPoint)received.RemoteEndPoint;
+            var data = buffer.AsSpan(0, received.ReceivedBytes);
+            var fromServer = source.Equals(serverEndPoint);
+            Record(port, fromServer, data, pcm);
+            try
+            {
+                if (fromServer)
+                {
+                    if (_callers.TryGetValue(port, out var caller))
+                    {
+                        socket.SendTo(data, SocketFlags.None, caller);
+                    }
+                }
+                else
+                {
+                    _callers[port] = source;
+                    socket.SendTo(data, SocketFlags.None, serverEndPoint);
+                }
+            }
+            catch (SocketException)
+            {
+                // sipp may have gone; keep relaying the others.
+            }
+        }
+    }
+
+    private void Record(int port, bool fromServer, ReadOnlySpan<byte> data, short[] pcm)
+    {
+        if (data.Length < 12 || data[0] >> 6 != 2)
+        {
+            return;
+        }
+
+        var payloadType = (byte)(data[1] & 0x7F);
+        var payload = data[12..];
+        var level = double.NegativeInfinity;
+        if (payloadType is 0 or 8 && payload.Length <= pcm.Length)
+        {
+            var samples = pcm.AsSpan(0, payload.Length);
+            if (payloadType == 0)
+            {
+                G711.MuLawDecode(payload, samples);
+            }
+            else
+            {
+                G711.ALawDecode(payload, samples);
+            }
+
+            double sum = 0;
+            foreach (var s in samples)
+            {
+                sum += (s / 32768.0) * (s / 32768.0);
+            }
+
+            var rms = Math.Sqrt(sum / Math.Max(1, samples.Length));
+            level = rms > 0 ? 20 * Math.Log10(rms) : double.NegativeInfinity;
+        }
+
+        _packets.Enqueue(new RelayedPacket(
+            NowMs,
+            port,
+            fromServer,
+            payloadType,
+            (data[1] & 0x80) != 0,
+            BinaryPrimitives.ReadUInt16BigEndian(data[2..]),
+            BinaryPrimitives.ReadUInt32BigEndian(data[4..]),
+            BinaryPrimitives.ReadUInt32BigEndian(data[8..]),
+            payload.Length,
+            level));
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        foreach (var socket in _sockets.Values)
+        {
+            socket.Dispose();
+        }
+
+        try
+        {
+            Task.WaitAll([.. _loops], TimeSpan.FromSeconds(5));
+        }
+        catch (AggregateException)
+        {
+            // Loops end with cancellation.
+        }
+
+        _stop.Dispose();
+    }
+}

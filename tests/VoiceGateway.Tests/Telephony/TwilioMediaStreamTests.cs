@@ -1,0 +1,191 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using VoiceAgent.Core.Audio;
+using VoiceAgent.Gateway.Tests.Telephony.Harness;
+using Xunit.Abstractions;
+
+namespace VoiceAgent.Gateway.Tests.Telephony;
+
+/// <summary>
+/// A WebSocket client speaking Twilio's side of Media Streams to <c>/v1/twilio</c>: connected, start, 20 ms mu-law
+/// media, dtmf, mark echoes, stop. It checks the reply media (mu-law 8 kHz base64, 20 ms, speech energy), the marks,
+/// clear on barge-in and the close.
+/// </summary>
+[Collection(TelephonyCollection.Name)]
+public sealed class TwilioMediaStreamTests(TelephonyFixture fixture, ITestOutputHelper output)
+{
+    private const string StreamSid = "MZ00000000000000000000000000000001";
+
+    [Fact]
+    public async Task A_stream_gets_spoken_reply_media_marks_and_clear_on_barge_in_and_dtmf_reaches_the_session()
+    {
+        var endedBefore = fixture.Gateway.EndedCalls("twilio").Count;
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(WebSocketUri(), CancellationToken.None);
+        var inbox = new ConcurrentQueue<(double AtMs, JsonElement Message)>();
+        var clock = Stopwatch.StartNew();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        var receiver = Task.Run(() => ReceiveAllAsync(socket, inbox, clock, stop.Token));
+
+        await SendAsync(socket, """{"event":"connected","protocol":"Call","version":"1.0.0"}""");
+        await SendAsync(socket, $$$"""
+            {"event":"start","sequenceNumber":"1","streamSid":"{{{StreamSid}}}","start":{"streamSid":"{{{StreamSid}}}","accountSid":"AC0","callSid":"CA0",
+             "tracks":["inbound"],"customParameters":{},"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1} } }
+            """);
+
+        // The caller asks, then keeps the line open with silence (Twilio streams continuously) until the reply speaks.
+        var question = File.ReadAllBytes(fixture.Audio.Question);
+        var sequence = 2;
+        var chunk = 0;
+        async Task Speak(ReadOnlyMemory<byte> audio)
+        {
+            for (var offset = 0; offset < audio.Length; offset += 160)
+            {
+                var payload = Convert.ToBase64String(audio.Span.Slice(offset, Math.Min(160, audio.Length - offset)));
+                await SendAsync(socket, $$$"""{"event":"media","sequenceNumber":"{{{sequence++}}}","streamSid":"{{{StreamSid}}}","media":{"track":"inbound","chunk":"{{{++chunk}}}","timestamp":"{{{chunk * 20}}}","payload":"{{{payload}}}"}}""");
+                await Task.Delay(20);
+            }
+        }
+
+        await Speak(question);
+        var silence = Enumerable.Repeat((byte)0xFF, 160).ToArray();
+        while (!inbox.Any(m => IsSpeech(m.Message)) && clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Speak(silence);
+        }
+
+        var replyStarted = inbox.First(m => IsSpeech(m.Message)).AtMs;
+        output.WriteLine($"first spoken reply media {replyStarted - (question.Length / 8.0):F0} ms after the question's audio was sent");
+
+        // Barge in: speak again over the reply. The agent must send clear.
+        var bargeIn = clock.Elapsed.TotalMilliseconds;
+        await Speak(question.AsMemory(0, Math.Min(question.Length, 8000 * 2)));
+        var clearAt = await WaitForAsync(inbox, m => Event(m) == "clear", TimeSpan.FromSeconds(10));
+        output.WriteLine($"clear {clearAt - bargeIn:F0} ms after the caller started speaking over the reply");
+
+        // Echo every mark back as Twilio does once the audio before it has played, press 9, and stop.
+        foreach (var (_, message) in inbox.Where(m => Event(m) == "mark").ToList())
+        {
+            await SendAsync(socket, $$$"""{"event":"mark","sequenceNumber":"{{{sequence++}}}","streamSid":"{{{StreamSid}}}","mark":{"name":"{{{message.GetProperty("mark").GetProperty("name").GetString()}}}"}}""");
+        }
+
+        await SendAsync(socket, $$$"""{"event":"dtmf","sequenceNumber":"{{{sequence++}}}","streamSid":"{{{StreamSid}}}","dtmf":{"track":"inbound_track","digit":"9"}}""");
+        await Speak(silence);
+        await SendAsync(socket, $$$"""{"event":"stop","sequenceNumber":"{{{sequence++}}}","streamSid":"{{{StreamSid}}}","stop":{"accountSid":"AC0","callSid":"CA0"}}""");
+        await receiver;
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, socket.CloseStatus);
+
+        var media = inbox.Where(m => Event(m) == "media").Select(m => m.Message).ToList();
+        Assert.NotEmpty(media);
+        Assert.All(media, m => Assert.Equal(StreamSid, m.GetProperty("streamSid").GetString()));
+        Assert.All(media, m => Assert.Equal(160, Convert.FromBase64String(m.GetProperty("media").GetProperty("payload").GetString()!).Length));
+        var speechFrames = media.Count(IsSpeech);
+        output.WriteLine($"{media.Count} media messages (20 ms each), {speechFrames} with speech; marks: {string.Join(' ', inbox.Where(m => Event(m) == "mark").Select(m => m.Message.GetProperty("mark").GetProperty("name").GetString()))}");
+        Assert.True(speechFrames >= 10, $"only {speechFrames} reply frames carry speech");
+        var marks = inbox.Where(m => Event(m) == "mark").Select(m => m.Message.GetProperty("mark").GetProperty("name").GetString()!).ToList();
+        Assert.NotEmpty(marks);
+        Assert.All(marks, name => Assert.Matches("^r[0-9]+:[0-9]+$", name));
+
+        var json = fixture.Gateway.WaitFor("/v1/telephony/calls", j => j.GetProperty("recent").EnumerateArray().Count(c => c.GetProperty("transport").GetString() == "twilio") > endedBefore, TimeSpan.FromSeconds(10));
+        var record = json.GetProperty("recent").EnumerateArray().Last(c => c.GetProperty("transport").GetString() == "twilio");
+        output.WriteLine(record.ToString());
+        Assert.Equal(StreamSid, record.GetProperty("id").GetString());
+        Assert.Equal("9", record.GetProperty("dtmf").GetString());
+        Assert.True(record.GetProperty("barge_ins").GetInt64() >= 1);
+        Assert.Equal("stop", record.GetProperty("end_reason").GetString());
+    }
+
+    [Fact]
+    public async Task Protocol_errors_close_the_stream_with_a_status_and_a_reason()
+    {
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(WebSocketUri(), CancellationToken.None);
+        await SendAsync(socket, """{"event":"media","streamSid":"MZ1","media":{"payload":"/w=="}}""");
+        var buffer = new byte[1024];
+        var result = await socket.ReceiveAsync(buffer, CancellationToken.None);
+        Assert.Equal(WebSocketMessageType.Close, result.MessageType);
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, socket.CloseStatus);
+        Assert.Equal("media before start", socket.CloseStatusDescription);
+
+        using var second = new ClientWebSocket();
+        await second.ConnectAsync(WebSocketUri(), CancellationToken.None);
+        await SendAsync(second, "this is not json");
+        result = await second.ReceiveAsync(buffer, CancellationToken.None);
+        Assert.Equal(WebSocketMessageType.Close, result.MessageType);
+        Assert.Equal(WebSocketCloseStatus.InvalidPayloadData, second.CloseStatus);
+        Assert.StartsWith("invalid JSON", second.CloseStatusDescription, StringComparison.Ordinal);
+
+        using var http = new HttpClient { BaseAddress = fixture.Gateway.Http };
+        var plain = await http.GetAsync(new Uri("/v1/twilio", UriKind.Relative));
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, plain.StatusCode);
+        Assert.Contains("WebSocket", await plain.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    private Uri WebSocketUri() => new UriBuilder(new Uri(fixture.Gateway.Http, "/v1/twilio")) { Scheme = "ws" }.Uri;
+
+    private static string? Event((double, JsonElement Message) item) => item.Message.GetProperty("event").GetString();
+
+    private static bool IsSpeech(JsonElement message)
+    {
+        if (message.GetProperty("event").GetString() != "media")
+        {
+            return false;
+        }
+
+        var mulaw = Convert.FromBase64String(message.GetProperty("media").GetProperty("payload").GetString()!);
+        var pcm = new short[mulaw.Length];
+        G711.MuLawDecode(mulaw, pcm);
+        var rms = Math.Sqrt(pcm.Average(s => (s / 32768.0) * (s / 32768.0)));
+        return rms > 0.01; // -40 dBFS
+    }
+
+    private static async Task<double> WaitForAsync(ConcurrentQueue<(double AtMs, JsonElement Message)> inbox, Func<(double, JsonElement), bool> match, TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < timeout)
+        {
+            foreach (var item in inbox)
+            {
+                if (match(item))
+                {
+                    return item.AtMs;
+                }
+            }
+
+            await Task.Delay(20);
+        }
+
+        throw new TimeoutException("The expected message did not arrive.");
+    }
+
+    private static Task SendAsync(ClientWebSocket socket, string json) =>
+        socket.SendAsync(Encoding.UTF8.GetBytes(json), WebSocketMessageType.Text, true, CancellationToken.None);
+
+    private static async Task ReceiveAllAsync(ClientWebSocket socket, ConcurrentQueue<(double, JsonElement)> inbox, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[65536];
+        while (true)
+        {
+            var length = 0;
+            ValueWebSocketReceiveResult result;
+            do
+            {
+                result = await socket.ReceiveAsync(buffer.AsMemory(length), cancellationToken);
+                length += result.Count;
+            }
+            while (!result.EndOfMessage);
+
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+                return;
+            }
+
+            using var document = JsonDocument.Parse(buffer.AsMemory(0, length));
+            inbox.Enqueue((clock.Elapsed.TotalMilliseconds, document.RootElement.Clone()));
+        }
+    }
+}
