@@ -10,7 +10,8 @@ internal static class CliErrors
 {
     public const string UsageText = """
         usage: voiceagent <command> [options]
-          serve [--port N]        start the gateway on 127.0.0.1 (default port 8080)
+          serve [--port N] [--sip-port N]
+                                  start the gateway on 127.0.0.1 (default port 8080, SIP on udp 5060)
           vad --input FILE.wav    print speech segments as JSON [{"start_ms":..,"end_ms":..}]
           respond --input Q.wav --output R.wav [--json] [--mode audio|text]
           respond --input A.wav B.wav ... --output-dir DIR [--json]
