@@ -2,7 +2,7 @@
 finished stages and resumes training from the last checkpoint.
 
 usage: /usr/bin/python3 training/build_pack.py [--enc-minutes 45] [--dec-minutes 18] [--from STAGE]
-stages: synth, encoder, encode, decoder, export (+ merge_manifest.py for part 2), check, evaluate
+stages: synth, encoder, codebook (k-means units; needs the part-2 slt corpus), encode, decoder, export (+ merge_manifest.py for part 2), check, evaluate
 
 Generated data goes to training/data, training/work, training/runs (git-ignored); the pack to models/demo.
 """
@@ -14,7 +14,18 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 PY = sys.executable
-STAGES = ["synth", "encoder", "encode", "decoder", "export", "check", "evaluate"]
+STAGES = ["synth", "encoder", "codebook", "encode", "decoder", "export", "check", "evaluate"]
+
+
+def codebook_fresh():
+    """kmeans.pt exists and was fitted on the current encoder checkpoint."""
+    cb, ck = os.path.join(HERE, "work/part2/kmeans.pt"), os.path.join(HERE, "runs/encoder/final.pt")
+    if not (os.path.exists(cb) and os.path.exists(ck)):
+        return False
+    import torch  # noqa: E402 (only this check needs torch)
+    sys.path.insert(0, HERE)
+    from infer import file_sha256
+    return torch.load(cb)["info"]["ckpt_sha256"] == file_sha256(ck)
 
 
 def done(path):
@@ -39,6 +50,13 @@ def main():
         run([PY, s("synth.py"), "--scale", "1.0", "--procs", "2"])
     if "encoder" in force or not done("runs/encoder/final.pt"):
         run([PY, s("train_encoder.py"), "--minutes", str(a.enc_minutes)])
+    if "codebook" in force or not codebook_fresh():
+        # The semantic tokens are k-means units of the encoder's features fitted on the agent voice (slt); the
+        # part-2 detokenizer is trained on exactly these ids, so both sides of the pack share one codebook.
+        if not done("data/part2/mel_stats.json"):
+            run([PY, s("part2/make_data.py")])
+        run([PY, s("part2/tokenize_data.py"), "--kmeans", "--threads", "2"])
+        force.update({"encode", "decoder"})
     if "encode" in force or not done("work/encoded/train.pt"):
         run([PY, s("encode_corpus.py")])
     if "decoder" in force or not done("runs/decoder/final.pt"):

@@ -1,6 +1,7 @@
 """Stage 3: run the trained tokenizer over every clip (whole-utterance mode == streaming mode) and over the
 flite-slt agent replies. Output: training/work/encoded/<split>.pt  and replies.pt
 """
+import argparse
 import os
 import sys
 
@@ -37,7 +38,24 @@ def encode_waves(enc, waves, batcher, bs=48):
     return res
 
 
+def reassign(enc):
+    """Tokens only changed (new codebook, same encoder): recompute them from the stored features instead of
+    re-encoding 15 h of audio. The stored features are float16, so a token on a near-tie may differ from the
+    float32 graph; the decoder's training inputs get 8 % random code noise anyway."""
+    for split in ["eval_voice", "eval_para", "eval_both", "train"]:
+        p = os.path.join(OUT, split + ".pt")
+        d = torch.load(p)
+        for it in d["items"]:
+            it["tokens"] = enc.vq(it["feat"].float())[0].to(torch.int16)
+        torch.save(d, p)
+        used = len(set(torch.cat([it["tokens"] for it in d["items"]]).tolist()))
+        print(f"{split}: {len(d['items'])} clips re-tokenized, codes used {used}", flush=True)
+
+
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reassign", action="store_true", help="only recompute tokens from stored features")
+    a = ap.parse_args()
     ensure_dirs()
     torch.set_num_threads(2)
     os.makedirs(OUT, exist_ok=True)
@@ -48,6 +66,9 @@ def main():
     torch.save({k: r for k, r in zip(REPLIES, rr)}, os.path.join(OUT, "replies.pt"))
     for k, r in zip(REPLIES, rr):
         print(f"{k:20s} {len(r['tokens'])} tokens | asr: {r['asr']}", flush=True)
+    if a.reassign:
+        reassign(enc)
+        return
     for split in ["eval_voice", "eval_para", "eval_both", "train"]:
         waves, meta = load_split(split)
         r = encode_waves(enc, waves, batcher)

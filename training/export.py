@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (CHUNK_FRAMES, DATA, HOP, N_FFT, N_MELS, PACK, RUNS, SEED, SR, logmel_stream_np,  # noqa: E402
                     save_json, num_stream_frames)
 from corpus_text import REPLIES  # noqa: E402
-from infer import build_prompt, generate  # noqa: E402
+from infer import build_prompt, generate, load_encoder  # noqa: E402
 from models import (CHARS, DecoderConfig, DualHeadDecoder, EncoderConfig, StreamingEncoder,  # noqa: E402
                     count_params, ctc_greedy)
 from tokens import DELAY, SPECIALS, Vocab, SP  # noqa: E402
@@ -368,6 +368,10 @@ def main():
         return ctor(cfg_cls(**kw)).eval()
 
     enc = load("encoder", StreamingEncoder, EncoderConfig)
+    if info["encoder"].get("checkpoint"):
+        # tokens = k-means units fitted on this checkpoint's features (the learned VQ collapsed; see models.py)
+        enc = load_encoder(os.path.join(RUNS, "encoder", info["encoder"]["checkpoint"]))
+        info["encoder"]["quantiser"] = "k-means units (512) of the continuous feature, Euclidean nearest centroid"
     dec = load("decoder", DualHeadDecoder, DecoderConfig, vocab_size=vocab.size, feat_dim=enc.c.feat_dim)
     info["encoder_params_total"] = count_params(enc)
     info["decoder_params"] = count_params(dec)

@@ -1,21 +1,43 @@
 """Greedy dual-stream generation with a KV cache (reference for the C# engine) + model loading."""
+import hashlib
 import os
 
 import numpy as np
 import torch
 
-from common import RUNS
+from common import RUNS, WORK
 from models import DecoderConfig, DualHeadDecoder, EncoderConfig, StreamingEncoder
 from tokens import BLANK, CTD, DELAY, MSG_END, TEXT_EOS, Vocab, user_turn
 
 
-def load_encoder(path=None):
+CODEBOOK = os.path.join(WORK, "part2", "kmeans.pt")
+
+
+def file_sha256(p):
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        h.update(f.read())
+    return h.hexdigest()
+
+
+def load_encoder(path=None, codebook=True):
+    """Trained encoder; with codebook=True its tokens are the k-means units fitted on THIS checkpoint's features
+    (training/work/part2/kmeans.pt, checked by the checkpoint's SHA-256 so a retrained encoder never silently
+    pairs with a stale codebook)."""
     path = path or os.path.join(RUNS, "encoder", "final.pt")
     if not os.path.exists(path):
         path = os.path.join(RUNS, "encoder", "last.pt")
     ck = torch.load(path)
     m = StreamingEncoder(EncoderConfig(**ck["cfg"]))
     m.load_state_dict(ck["model"])
+    if codebook:
+        if not os.path.exists(CODEBOOK):
+            raise SystemExit(f"{os.path.relpath(CODEBOOK)} is missing: run training/part2/tokenize_data.py --kmeans")
+        cb = torch.load(CODEBOOK)
+        if cb["info"]["ckpt_sha256"] != file_sha256(path):
+            raise SystemExit(f"{os.path.relpath(CODEBOOK)} was fitted on another encoder checkpoint; re-run "
+                             "training/part2/tokenize_data.py --kmeans")
+        m.install_codebook(cb["centroids"])
     return m.eval()
 
 

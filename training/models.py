@@ -147,6 +147,24 @@ class VectorQuantizer(nn.Module):
         return len(dead)
 
 
+class KMeansQuantizer(nn.Module):
+    """Nearest-centroid (Euclidean) quantiser over the continuous 12.5 Hz feature: HuBERT-style k-means units.
+
+    Replaces the learned cosine VQ after training, because that codebook collapsed to 2-4 live codes (the CTC on
+    the quantised stream never left its plateau). The centroids come from k-means over the trained encoder's
+    features (training/part2/tokenize_data.py --kmeans); argmin ||x - c||^2 = argmin(||c||^2 - 2 x.c), so the
+    exported graph needs one MatMul and one ArgMin and keeps the encoder step contract unchanged."""
+
+    def __init__(self, centroids):
+        super().__init__()
+        self.register_buffer("centroids", centroids.float().clone())
+        self.register_buffer("half_norm", 0.5 * (self.centroids ** 2).sum(-1))
+
+    def forward(self, x):
+        idx = torch.argmin(self.half_norm - x @ self.centroids.t(), dim=-1)
+        return idx, None, torch.zeros(()), x
+
+
 class StreamingEncoder(nn.Module):
     def __init__(self, c: EncoderConfig):
         super().__init__()
@@ -168,6 +186,11 @@ class StreamingEncoder(nn.Module):
         self.pool = nn.Linear(2 * c.d_model, c.feat_dim)
         self.vq = VectorQuantizer(c.feat_dim, c.n_codes, c.code_dim)
         self.q_ctc = nn.Linear(c.code_dim, 2 * c.n_chars)     # CTC on the quantised 12.5 Hz stream
+
+    def install_codebook(self, centroids):
+        """Switch token assignment to k-means units (see KMeansQuantizer); continuous features are unchanged."""
+        self.vq = KMeansQuantizer(centroids)
+        return self
 
     def _front(self, mel):
         B, T, M = mel.shape
@@ -198,8 +221,10 @@ class StreamingEncoder(nn.Module):
             x = layer(x, cos, sin, mask)
         _, ctc_logits, feat = self._heads(x)
         idx, q, vq_loss, z = self.vq(feat)
-        B, T12, _ = q.shape
-        q_ctc = self.q_ctc(q).reshape(B, T12 * 2, self.c.n_chars)
+        q_ctc = None
+        if q is not None:
+            B, T12, _ = q.shape
+            q_ctc = self.q_ctc(q).reshape(B, T12 * 2, self.c.n_chars)
         return {"ctc_logits": ctc_logits, "feat": feat, "tokens": idx, "q_ctc_logits": q_ctc,
                 "vq_loss": vq_loss, "z": z}
 

@@ -79,7 +79,7 @@ def main():
     ck = a.ckpt or os.path.join(TRAINING, "runs", "encoder", "final.pt")
     if not os.path.exists(ck):
         ck = os.path.join(TRAINING, "runs", "encoder", "last.pt")
-    enc = load_encoder(ck)
+    enc = load_encoder(ck, codebook=not a.kmeans)
     info = {"ckpt": os.path.relpath(ck, TRAINING), "ckpt_sha256": file_sha(ck), "ckpt_mtime": os.path.getmtime(ck)}
     print("tokenizer", info, flush=True)
     cents = None
