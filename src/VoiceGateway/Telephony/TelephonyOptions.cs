@@ -23,6 +23,15 @@ public sealed class TelephonyOptions
     /// <summary>Ended calls kept for <c>/v1/telephony/calls</c>.</summary>
     public int RecentCalls { get; set; } = 100;
 
+    /// <summary>Address written into Via and Contact. A blank setting counts as unset (JSON null binds as an empty string).</summary>
+    public string SipAddress => Set(Sip.AdvertisedAddress) ?? Sip.BindAddress;
+
+    /// <summary>Address the RTP sockets bind.</summary>
+    public string RtpBindAddress => Set(Rtp.BindAddress) ?? Sip.BindAddress;
+
+    /// <summary>Address written into SDP c= lines: where callers send RTP.</summary>
+    public string MediaAddress => Set(Rtp.AdvertisedAddress) ?? Set(Sip.AdvertisedAddress) ?? RtpBindAddress;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting (start-up fails with that sentence).</summary>
     public void Validate()
     {
@@ -36,7 +45,10 @@ public sealed class TelephonyOptions
 
         Check(Sip.Port is >= 0 and <= 65535, $"Telephony:Sip:Port must be from 0 to 65535, got {Sip.Port}.");
         Check(IPAddress.TryParse(Sip.BindAddress, out _), $"Telephony:Sip:BindAddress '{Sip.BindAddress}' is not an IP address.");
-        Check(Rtp.BindAddress is null || IPAddress.TryParse(Rtp.BindAddress, out _), $"Telephony:Rtp:BindAddress '{Rtp.BindAddress}' is not an IP address.");
+        Check(IPAddress.TryParse(RtpBindAddress, out _), $"Telephony:Rtp:BindAddress '{Rtp.BindAddress}' is not an IP address.");
+        // 0.0.0.0 in Contact or SDP would tell the caller "nowhere" (in SDP it even means hold).
+        Check(!IsAny(SipAddress), "Telephony:Sip:AdvertisedAddress must be set when SIP binds to all interfaces (it goes into Via and Contact).");
+        Check(!IsAny(MediaAddress), "Telephony:Rtp:AdvertisedAddress must be set when RTP binds to all interfaces (it goes into the SDP c= line).");
         Check(Sip.RingMs is >= 0 and <= 60000, $"Telephony:Sip:RingMs must be from 0 to 60000, got {Sip.RingMs}.");
         Check(Sip.MaxMessageBytes is >= 1500 and <= 65535, $"Telephony:Sip:MaxMessageBytes must be from 1500 to 65535, got {Sip.MaxMessageBytes}.");
         Check(Sip.T1Ms is >= 10 and <= 5000 && Sip.T2Ms >= Sip.T1Ms && Sip.T4Ms >= Sip.T1Ms, "Telephony:Sip timers need 10 <= T1Ms <= 5000, T2Ms >= T1Ms and T4Ms >= T1Ms.");
@@ -51,6 +63,11 @@ public sealed class TelephonyOptions
         Check(Twilio.MarkIntervalMs is >= 100 and <= 10000, $"Telephony:Twilio:MarkIntervalMs must be from 100 to 10000, got {Twilio.MarkIntervalMs}.");
         Check(RecentCalls is >= 0 and <= 10000, $"Telephony:RecentCalls must be from 0 to 10000, got {RecentCalls}.");
     }
+
+    private static string? Set(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
+    private static bool IsAny(string address) =>
+        IPAddress.TryParse(address, out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any));
 }
 
 /// <summary>The SIP user agent (UDP).</summary>

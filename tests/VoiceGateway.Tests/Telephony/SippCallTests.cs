@@ -62,6 +62,34 @@ public sealed class SippCallTests(TelephonyFixture fixture, ITestOutputHelper ou
     }
 
     [Fact]
+    public void Loss_and_reordering_on_the_way_in_are_absorbed_by_the_jitter_buffer()
+    {
+        fixture.Relay.Clear();
+        var endedBefore = fixture.Gateway.EndedCalls("sip").Count;
+        fixture.Relay.Impair(dropEvery: 25, swapEvery: 10);
+        SippResult result;
+        try
+        {
+            result = Sipp.Run("call_question.xml", fixture.Gateway.Sip, fixture.Work, "-m", "1", "-d", "9000");
+        }
+        finally
+        {
+            fixture.Relay.StopImpairing();
+        }
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var record = WaitForEndedCall(endedBefore);
+        var jitter = record.GetProperty("jitter");
+        output.WriteLine($"relay dropped {fixture.Relay.Dropped} and swapped {fixture.Relay.Swapped} caller packets; gateway: {jitter}");
+        Assert.True(fixture.Relay.Dropped >= 5 && fixture.Relay.Swapped >= 10);
+        Assert.Equal(fixture.Relay.Dropped, jitter.GetProperty("lost").GetInt64());       // each loss concealed once
+        Assert.Equal(fixture.Relay.Swapped, jitter.GetProperty("reordered").GetInt64());  // each swap put back in order
+        Assert.Equal(0, jitter.GetProperty("late").GetInt64());                           // 20 ms late fits the 60 ms buffer
+        Assert.True(record.GetProperty("turns").GetInt64() >= 1, "the question was not heard through the impairment");
+        Assert.True(AnalyseStream([.. fixture.Relay.Packets.Where(p => p.FromServer)]).SpeechPackets >= 25, "no spoken reply");
+    }
+
+    [Fact]
     public void Options_keepalive_is_answered_200_with_allow()
     {
         var result = Sipp.Run("options.xml", fixture.Gateway.Sip, fixture.Work, "-m", "3", "-r", "10");

@@ -31,7 +31,7 @@ public sealed class RtpMediaFactory : ISipMediaFactory
         var telephony = options.Value;
         _admission = admission;
         _ports = new RtpPortAllocator(telephony.Rtp.PortMin, telephony.Rtp.PortMax);
-        _bindAddress = IPAddress.Parse(telephony.Rtp.BindAddress ?? telephony.Sip.BindAddress);
+        _bindAddress = IPAddress.Parse(telephony.RtpBindAddress);
         _context = new RtpCallContext(engine, telephony, registry, metrics, loggerFactory);
         metrics.RegisterTransport("sip");
     }

@@ -76,8 +76,8 @@ public sealed class SipService : IHostedService, ISipTransport, IAsyncDisposable
         var bound = (IPEndPoint)socket.LocalEndPoint!;
         var settings = new SipUserAgentSettings
         {
-            AdvertisedHost = sip.AdvertisedAddress ?? sip.BindAddress,
-            MediaAddress = _options.Rtp.AdvertisedAddress ?? sip.AdvertisedAddress ?? _options.Rtp.BindAddress ?? sip.BindAddress,
+            AdvertisedHost = _options.SipAddress,
+            MediaAddress = _options.MediaAddress,
             Port = bound.Port,
             RingMs = sip.RingMs,
             MaxMessageBytes = sip.MaxMessageBytes,

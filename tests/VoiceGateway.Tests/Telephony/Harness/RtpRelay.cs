@@ -27,6 +27,10 @@ public sealed class RtpRelay : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly List<Task> _loops = [];
+    private int _dropEvery;
+    private int _swapEvery;
+    private int _dropped;
+    private int _swapped;
 
     private RtpRelay(IPAddress front, IPAddress server, int min, int max, Dictionary<int, Socket> sockets)
     {
@@ -87,6 +91,30 @@ public sealed class RtpRelay : IDisposable
 
     public IReadOnlyList<RelayedPacket> Packets => [.. _packets];
 
+    /// <summary>Caller packets the impairment dropped / delivered one packet late, since the last <see cref="Impair"/>.</summary>
+    public int Dropped => Volatile.Read(ref _dropped);
+
+    public int Swapped => Volatile.Read(ref _swapped);
+
+    /// <summary>
+    /// Impairs the caller → gateway direction like a bad network: every <paramref name="dropEvery"/>-th packet is lost,
+    /// every <paramref name="swapEvery"/>-th is held back and delivered after the next one (0 turns either off).
+    /// </summary>
+    public void Impair(int dropEvery, int swapEvery)
+    {
+        Volatile.Write(ref _dropped, 0);
+        Volatile.Write(ref _swapped, 0);
+        Volatile.Write(ref _dropEvery, dropEvery);
+        Volatile.Write(ref _swapEvery, swapEvery);
+    }
+
+    /// <summary>Back to a perfect network (the counters keep what happened).</summary>
+    public void StopImpairing()
+    {
+        Volatile.Write(ref _dropEvery, 0);
+        Volatile.Write(ref _swapEvery, 0);
+    }
+
     public void Clear() => _packets.Clear();
 
     /// <summary>Where the caller's packets for this gateway port come from (null before the first).</summary>
@@ -105,6 +133,9 @@ public sealed class RtpRelay : IDisposable
         var serverEndPoint = new IPEndPoint(_server, port);
         EndPoint any = new IPEndPoint(IPAddress.Any, 0);
         var pcm = new short[1024];
+        var held = new byte[2048];
+        var heldLength = 0;
+        var fromCaller = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
             SocketReceiveFromResult received;
@@ -137,7 +168,28 @@ public sealed class RtpRelay : IDisposable
                 else
                 {
                     _callers[port] = source;
-                    socket.SendTo(data, SocketFlags.None, serverEndPoint);
+                    fromCaller++;
+                    var dropEvery = Volatile.Read(ref _dropEvery);
+                    var swapEvery = Volatile.Read(ref _swapEvery);
+                    if (dropEvery > 0 && fromCaller % dropEvery == 0)
+                    {
+                        Interlocked.Increment(ref _dropped);
+                    }
+                    else if (swapEvery > 0 && fromCaller % swapEvery == 0 && heldLength == 0)
+                    {
+                        data.CopyTo(held);
+                        heldLength = data.Length;
+                    }
+                    else
+                    {
+                        socket.SendTo(data, SocketFlags.None, serverEndPoint);
+                        if (heldLength > 0)
+                        {
+                            socket.SendTo(held.AsSpan(0, heldLength), SocketFlags.None, serverEndPoint);
+                            heldLength = 0;
+                            Interlocked.Increment(ref _swapped);
+                        }
+                    }
                 }
             }
             catch (SocketException)
