@@ -54,8 +54,10 @@ public sealed class SelfInterruptionTests(SharedGateway gateway, ITestOutputHelp
         await Task.Delay(600);
         output.WriteLine($"{phone.Client.Describe()}\nplayed {phone.PlayedMs} ms");
 
+        // The phone reports playback, so "delivered" is what it had played (reports every 200 ms), not what was sent.
         var delivered = bargeIn.GetProperty("delivered_ms").GetInt64();
         Assert.InRange(delivered, 500, 6000);
+        Assert.InRange(delivered, playedAtBargeIn - 300, playedAtBargeIn + 50);
         Assert.True(phone.PlayedMs - playedAtBargeIn <= 40, $"{phone.PlayedMs - playedAtBargeIn} ms played after the barge-in"); // at most the tick in progress
         var turn = bargeIn.GetProperty("turn").GetInt32();
         Assert.True(phone.Client.AudioOf(turn).Length / 32 <= delivered + 400, "audio kept coming after the barge-in");
@@ -74,6 +76,8 @@ public sealed class SelfInterruptionTests(SharedGateway gateway, ITestOutputHelp
         private Task _loop = Task.CompletedTask;
         private bool _buffering = true;
         private long _played;
+        private long _playedInTurn;
+        private int _turn;
         private float _echoPeak;
 
         private Phone(VoiceClient client) => Client = client;
@@ -174,55 +178,87 @@ public sealed class SelfInterruptionTests(SharedGateway gateway, ITestOutputHelp
             using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
             var delay = Rate * EchoDelayMs / 1000;
             var bargeIns = 0;
+            // Clocked by elapsed time, not by ticks: a loaded machine skips timer ticks, and a phone that then played
+            // slower than real time would pile up reply audio the server thinks was heard long ago.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            long framesDone = 0;
             try
             {
                 while (await timer.WaitForNextTickAsync(_stop.Token))
                 {
-                    var mic = new short[Frame];
-                    lock (_playout)
+                    for (; framesDone < clock.ElapsedMilliseconds / 20; framesDone++)
                     {
-                        if (Client.Count("barge_in") > bargeIns)
-                        {
-                            bargeIns = Client.Count("barge_in");
-                            _playout.Clear(); // stop playback at once, as the browser does
-                            _buffering = true;
-                        }
-
-                        if (_buffering && _playout.Count >= Rate * 80 / 1000)
-                        {
-                            _buffering = false;
-                        }
-
-                        for (var i = 0; i < Frame; i++)
-                        {
-                            short played = 0;
-                            if (!_buffering && _playout.TryDequeue(out var s))
-                            {
-                                played = s;
-                                _played++;
-                            }
-
-                            _speaker.Add(played);
-                            var t = _speaker.Count - 1;
-                            var echo = t >= delay ? _speaker[t - delay] * EchoGain : 0;
-                            _echoPeak = Math.Max(_echoPeak, Math.Abs(echo) / 32768f);
-                            var own = _question.TryDequeue(out var q) ? q : (short)0;
-                            var other = _voice.TryDequeue(out var v) ? v : (short)0;
-                            mic[i] = (short)Math.Clamp(echo + own + other, short.MinValue, short.MaxValue);
-                        }
-
-                        if (_playout.Count == 0 && !_buffering)
-                        {
-                            _buffering = true;
-                        }
+                        await RunFrameAsync();
                     }
-
-                    await Client.SendPcmAsync(mic);
                 }
             }
             catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
             {
                 // hung up
+            }
+
+            async Task RunFrameAsync()
+            {
+                var mic = new short[Frame];
+                string? report = null;
+                lock (_playout)
+                {
+                    // Like the web client, report what has really been played of the current reply.
+                    var started = Client.Events.LastOrDefault(e => e.GetProperty("type").GetString() == "reply_audio_start");
+                    var turn = started.ValueKind == System.Text.Json.JsonValueKind.Object ? started.GetProperty("turn").GetInt32() : 0;
+                    if (turn != _turn)
+                    {
+                        _turn = turn;
+                        _playedInTurn = 0;
+                    }
+
+                    if (_turn > 0 && framesDone % 10 == 0)
+                    {
+                        report = $"{{\"type\":\"playback\",\"turn\":{_turn},\"played_ms\":{_playedInTurn * 1000 / Rate}}}";
+                    }
+
+                    if (Client.Count("barge_in") > bargeIns)
+                    {
+                        bargeIns = Client.Count("barge_in");
+                        _playout.Clear(); // stop playback at once, as the browser does
+                        _buffering = true;
+                    }
+
+                    if (_buffering && _playout.Count >= Rate * 80 / 1000)
+                    {
+                        _buffering = false;
+                    }
+
+                    for (var i = 0; i < Frame; i++)
+                    {
+                        short played = 0;
+                        if (!_buffering && _playout.TryDequeue(out var s))
+                        {
+                            played = s;
+                            _played++;
+                            _playedInTurn++;
+                        }
+
+                        _speaker.Add(played);
+                        var t = _speaker.Count - 1;
+                        var echo = t >= delay ? _speaker[t - delay] * EchoGain : 0;
+                        _echoPeak = Math.Max(_echoPeak, Math.Abs(echo) / 32768f);
+                        var own = _question.TryDequeue(out var q) ? q : (short)0;
+                        var other = _voice.TryDequeue(out var v) ? v : (short)0;
+                        mic[i] = (short)Math.Clamp(echo + own + other, short.MinValue, short.MaxValue);
+                    }
+
+                    if (_playout.Count == 0 && !_buffering)
+                    {
+                        _buffering = true;
+                    }
+                }
+
+                await Client.SendPcmAsync(mic);
+                if (report is not null)
+                {
+                    await Client.SendJsonAsync(report);
+                }
             }
         }
 

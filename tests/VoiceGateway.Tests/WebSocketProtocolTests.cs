@@ -25,7 +25,14 @@ public sealed class WebSocketProtocolTests(SharedGateway gateway, ITestOutputHel
 
         using var microphone = new CancellationTokenSource();
         var speaking = Microphone.RunAsync(client, TestSpeech.Pcm16("what is my balance"), microphone.Token);
+
+        // Meanwhile other clients misbehave; each is closed on its own and this session must not notice.
+        var vandals = Task.WhenAll(
+            MisbehaveAsync(c => c.SendBinaryAsync(new byte[640]), 4400),
+            MisbehaveAsync(async c => { await c.SendHelloAsync(16000); await c.SendBinaryAsync(new byte[100_000]); }, 4413),
+            MisbehaveAsync(c => c.SendHelloAsync(12345), 4415));
         var done = await client.WaitForAsync("reply_done", Turn);
+        await vandals;
         var latency = await client.WaitForAsync("latency", TimeSpan.FromSeconds(10));
 
         // Text and reply_done come as fast as the model generates; audio is paced at real time, so its end comes later.
@@ -160,6 +167,13 @@ public sealed class WebSocketProtocolTests(SharedGateway gateway, ITestOutputHel
         Assert.Equal("ok", health.RootElement.GetProperty("status").GetString());
     }
 
+    private async Task MisbehaveAsync(Func<VoiceClient, Task> misbehave, int expectedClose)
+    {
+        await using var vandal = await VoiceClient.ConnectAsync(gateway.VoiceUri);
+        await misbehave(vandal);
+        Assert.Equal(expectedClose, (int?)await vandal.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
+    }
+
     internal static string? Code(JsonElement e) => e.TryGetProperty("code", out var code) ? code.GetString() : null;
 
     internal static double Rms(byte[] pcm16)
@@ -199,9 +213,15 @@ internal static class Microphone
             await client.StreamAsync(speech, rate, speed: 2);
             var frame = TestSpeech.Silence(20, rate);
             using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            long sent = 0;
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
-                await client.SendPcmAsync(frame);
+                // By elapsed time: a loaded machine skips ticks, and a microphone must not fall behind real time.
+                for (; sent < clock.ElapsedMilliseconds / 20; sent++)
+                {
+                    await client.SendPcmAsync(frame);
+                }
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)

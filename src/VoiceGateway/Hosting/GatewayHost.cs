@@ -1,13 +1,13 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
 using VoiceAgent.Core;
 using VoiceAgent.Gateway.Cli;
 using VoiceAgent.Gateway.Metrics;
 using VoiceAgent.Gateway.Security;
-using VoiceAgent.Gateway.Telephony;
 using VoiceAgent.StreamingEngine.Sessions;
 
 namespace VoiceAgent.Gateway.Hosting;
@@ -25,7 +25,7 @@ internal static class GatewayHost
 {
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        var cli = new ArgReader(args, new HashSet<string> { "--port", "--host", TelephonyServiceCollectionExtensions.SipPortOption });
+        var cli = new ArgReader(args, new HashSet<string> { "--port", "--host" });
         var overrides = new Dictionary<string, string?>();
         if (cli.Single("--port") is not null)
         {
@@ -37,8 +37,6 @@ internal static class GatewayHost
         {
             overrides[$"{GatewayOptions.SectionName}:{nameof(GatewayOptions.Host)}"] = host;
         }
-
-        TelephonyServiceCollectionExtensions.AddCommandLineOverrides(cli, overrides);
 
         await using var app = Build(overrides);
         var options = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
@@ -90,14 +88,16 @@ internal static class GatewayHost
             .Validate(o => o.MaxMessageBytes >= 1024, "Gateway:MaxMessageBytes must be at least 1024.")
             .Validate(o => o.IdleTimeoutSeconds >= 1, "Gateway:IdleTimeoutSeconds must be at least 1.")
             .Validate(o => o.SendQueueFrames >= 4, "Gateway:SendQueueFrames must be at least 4.")
-            .Validate(o => o.SendLeadMs is >= 0 and <= 2000, "Gateway:SendLeadMs must be from 0 to 2000.");
+            .Validate(o => o.SendLeadMs is >= 0 and <= 2000, "Gateway:SendLeadMs must be from 0 to 2000.")
+            .Validate(o => o.MaxWriteBufferBytes >= 4096, "Gateway:MaxWriteBufferBytes must be at least 4096.");
 
         var gateway = builder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
         builder.WebHost.UseUrls($"http://{gateway.Host}:{gateway.Port.ToString(CultureInfo.InvariantCulture)}");
+        builder.Services.Configure<SocketTransportOptions>(sockets => sockets.MaxWriteBufferSize = gateway.MaxWriteBufferBytes);
 
         AddCoreServices(builder.Services);
         builder.Services.AddVoiceTransports(gateway);
-        builder.Services.AddTelephony(builder.Configuration); // telephony services
+        // telephony services
 
         var app = builder.Build();
         // Token and Origin checks run before any upgrade, for every path a transport registered with ConnectionPolicy.
@@ -109,7 +109,7 @@ internal static class GatewayHost
         app.MapGet("/metrics", (GatewayMetrics metrics) =>
             Results.Text(metrics.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapVoiceTransports();
-        app.MapTelephony(); // telephony endpoints
+        // telephony endpoints
         return app;
     }
 

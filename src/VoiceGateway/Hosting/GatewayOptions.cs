@@ -47,6 +47,19 @@ public sealed class GatewayOptions
     /// <summary>Reply audio frames a connection may have waiting to be sent; beyond it the oldest are dropped and counted.</summary>
     public int SendQueueFrames { get; set; } = 50;
 
+    /// <summary>
+    /// Bytes Kestrel may hold for one connection's socket before a send waits (its default is 1 MiB). Kept small because
+    /// audio parked there can no longer be dropped on a barge-in or when a client falls behind: the send queue, which
+    /// can, should hold the backlog.
+    /// </summary>
+    public int MaxWriteBufferBytes { get; set; } = 32 * 1024;
+
+    /// <summary>
+    /// The kernel's send buffer for a voice connection (SO_SNDBUF; 0 leaves the system's autotuning, which on Linux grows
+    /// to megabytes). Bounded for the same reason as <see cref="MaxWriteBufferBytes"/>.
+    /// </summary>
+    public int SocketSendBufferBytes { get; set; } = 32 * 1024;
+
     /// <summary>Reply frames sent ahead of real time (ms) so the client's jitter buffer never starves.</summary>
     public int SendLeadMs { get; set; } = 200;
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text.Json;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Options;
 using VoiceAgent.Gateway.Hosting;
 using VoiceAgent.Gateway.Metrics;
@@ -39,6 +40,13 @@ internal static class VoiceWebSocketEndpoint
 
         var options = gatewayOptions.Value;
         var logger = loggers.CreateLogger("VoiceAgent.Gateway.WebSocket");
+        if (options.SocketSendBufferBytes > 0 && context.Features.Get<IConnectionSocketFeature>()?.Socket is { } tcp)
+        {
+            // Audio in the kernel's buffer can no longer be dropped or recalled: keep that backlog small and let the
+            // send queue (drop-oldest, counted) hold the rest.
+            tcp.SendBufferSize = options.SocketSendBufferBytes;
+        }
+
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.FromSeconds(15) }).ConfigureAwait(false);
 
         // The cap is checked after the upgrade so a browser (which cannot read an HTTP status) gets a readable reason.
@@ -178,6 +186,18 @@ internal static class VoiceWebSocketEndpoint
                         if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
                         {
                             await socket.CloseOutputAsync((WebSocketCloseStatus)item.CloseCode, item.CloseReason, cancellationToken).ConfigureAwait(false);
+                        }
+
+                        // A client that never answers our close would keep the receive loop (and the session) alive.
+                        var waited = Stopwatch.StartNew();
+                        while (socket.State == WebSocketState.CloseSent && waited.Elapsed < CloseHandshakeTimeout)
+                        {
+                            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+                        }
+
+                        if (socket.State == WebSocketState.CloseSent)
+                        {
+                            socket.Abort();
                         }
 
                         return;
