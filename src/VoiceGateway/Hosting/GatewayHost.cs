@@ -8,6 +8,7 @@ using VoiceAgent.Core;
 using VoiceAgent.Gateway.Cli;
 using VoiceAgent.Gateway.Metrics;
 using VoiceAgent.Gateway.Security;
+using VoiceAgent.Gateway.Telephony;
 using VoiceAgent.StreamingEngine.Sessions;
 
 namespace VoiceAgent.Gateway.Hosting;
@@ -25,7 +26,7 @@ internal static class GatewayHost
 {
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        var cli = new ArgReader(args, new HashSet<string> { "--port", "--host" });
+        var cli = new ArgReader(args, new HashSet<string> { "--port", "--host", TelephonyServiceCollectionExtensions.SipPortOption });
         var overrides = new Dictionary<string, string?>();
         if (cli.Single("--port") is not null)
         {
@@ -37,6 +38,8 @@ internal static class GatewayHost
         {
             overrides[$"{GatewayOptions.SectionName}:{nameof(GatewayOptions.Host)}"] = host;
         }
+
+        TelephonyServiceCollectionExtensions.AddCommandLineOverrides(cli, overrides);
 
         await using var app = Build(overrides);
         var options = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
@@ -97,7 +100,7 @@ internal static class GatewayHost
 
         AddCoreServices(builder.Services);
         builder.Services.AddVoiceTransports(gateway);
-        // telephony services
+        builder.Services.AddTelephony(builder.Configuration); // telephony services
 
         var app = builder.Build();
         // Token and Origin checks run before any upgrade, for every path a transport registered with ConnectionPolicy.
@@ -109,7 +112,7 @@ internal static class GatewayHost
         app.MapGet("/metrics", (GatewayMetrics metrics) =>
             Results.Text(metrics.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapVoiceTransports();
-        // telephony endpoints
+        app.MapTelephony(); // telephony endpoints
         return app;
     }
 
