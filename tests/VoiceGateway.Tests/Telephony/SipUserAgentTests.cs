@@ -337,6 +337,32 @@ public sealed class SipUserAgentTests
     }
 
     [Fact]
+    public void Beyond_the_transaction_cap_requests_get_a_stateless_503_until_transactions_expire()
+    {
+        _agent = new SipUserAgent(
+            new SipUserAgentSettings { AdvertisedHost = "192.0.2.1", Port = 5060, MaxServerTransactions = 3 },
+            _transport,
+            _media,
+            new SipCounters(),
+            NullLogger.Instance,
+            _dispatched.Add,
+            () => _now);
+        for (var i = 0; i < 4; i++)
+        {
+            Receive(OutOfDialog("OPTIONS", $"z9hG4bKcap{i}", $"cap-{i}"));
+        }
+
+        Assert.Equal([200, 200, 200, 503], _transport.Responses.Select(r => r.StatusCode));
+        Assert.Equal("10", _transport.Responses[3].Headers.Get("Retry-After"));
+        Assert.Equal(1, _agent.Counters.OverloadDrops);
+
+        Tick(32_000); // timer J ends the three transactions
+        _transport.Clear();
+        Receive(OutOfDialog("OPTIONS", "z9hG4bKcap9", "cap-9"));
+        Assert.Equal(200, Assert.Single(_transport.Responses).StatusCode);
+    }
+
+    [Fact]
     public void Required_extensions_are_refused_with_420_listing_them()
     {
         Receive(Invite(extraHeaders: "Require: 100rel, timer\r\n"));

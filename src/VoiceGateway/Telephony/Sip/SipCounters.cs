@@ -40,7 +40,7 @@ public sealed class SipCounters
     /// <summary>Datagrams above the size limit (answered 513 when recognisable, else dropped; also in Rejected/Dropped).</summary>
     public long Oversize => Interlocked.Read(ref OversizeCount);
 
-    /// <summary>Datagrams discarded because the SIP thread's bounded queue was full.</summary>
+    /// <summary>Datagrams discarded because the SIP thread's bounded queue was full, and requests refused 503 at the transaction cap.</summary>
     public long OverloadDrops => Interlocked.Read(ref OverloadDropsCount);
 
     public long RetransmissionsReceived => Interlocked.Read(ref RetransmissionsReceivedCount);

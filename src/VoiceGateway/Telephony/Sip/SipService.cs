@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using VoiceAgent.Gateway.Cli;
+using VoiceAgent.Gateway.Metrics;
 
 namespace VoiceAgent.Gateway.Telephony.Sip;
 
@@ -20,6 +21,7 @@ public sealed class SipService : IHostedService, ISipTransport, IAsyncDisposable
     private const int TickMs = 20;
 
     private readonly TelephonyOptions _options;
+    private readonly GatewayMetrics _metrics;
     private readonly ISipMediaFactory _media;
     private readonly ILogger<SipService> _logger;
     private readonly Channel<Work> _work;
@@ -33,9 +35,10 @@ public sealed class SipService : IHostedService, ISipTransport, IAsyncDisposable
     private Task _ticks = Task.CompletedTask;
     private int _disposed;
 
-    public SipService(IOptions<TelephonyOptions> options, ISipMediaFactory media, SipCounters counters, ILogger<SipService> logger)
+    public SipService(IOptions<TelephonyOptions> options, ISipMediaFactory media, SipCounters counters, GatewayMetrics metrics, ILogger<SipService> logger)
     {
         _options = options.Value;
+        _metrics = metrics;
         _media = media;
         Counters = counters;
         _logger = logger;
@@ -82,6 +85,7 @@ public sealed class SipService : IHostedService, ISipTransport, IAsyncDisposable
             RingMs = sip.RingMs,
             MaxMessageBytes = sip.MaxMessageBytes,
             Timers = new SipTimers { T1 = sip.T1Ms, T2 = sip.T2Ms, T4 = sip.T4Ms },
+            ReportError = kind => _metrics.Error("sip", kind),
         };
         _agent = new SipUserAgent(settings, this, _media, Counters, _logger, Dispatch, () => _clock.ElapsedMilliseconds);
         _receive = Task.Run(() => ReceiveLoopAsync(socket, _stopping.Token), CancellationToken.None);
@@ -185,6 +189,7 @@ public sealed class SipService : IHostedService, ISipTransport, IAsyncDisposable
             {
                 ArrayPool<byte>.Shared.Return(copy);
                 Interlocked.Increment(ref Counters.OverloadDropsCount);
+                _metrics.Error("sip", "overload");
             }
         }
     }

@@ -31,6 +31,15 @@ public sealed record SipUserAgentSettings
 
     /// <summary>Server/User-Agent header value.</summary>
     public string Product { get; init; } = "VoiceAgent";
+
+    /// <summary>
+    /// Server transactions kept at once. Each lives 64·T1 (32 s) to absorb retransmissions, so a request flood would
+    /// otherwise grow memory with its rate; beyond the cap new requests get a stateless 503 with Retry-After.
+    /// </summary>
+    public int MaxServerTransactions { get; init; } = 20_000;
+
+    /// <summary>Called with an error kind (malformed_rejected, malformed_dropped, overload) for the gateway metrics.</summary>
+    public Action<string>? ReportError { get; init; }
 }
 
 /// <summary>
@@ -107,6 +116,7 @@ public sealed partial class SipUserAgent
                 return;
             case SipParseOutcome.Dropped:
                 Interlocked.Increment(ref Counters.DroppedCount);
+                _settings.ReportError?.Invoke("malformed_dropped");
                 _logger.LogDebug("Dropped a {Length}-byte datagram from {Source}: {Reason}", datagram.Length, source, parsed.ErrorReason);
                 return;
             case SipParseOutcome.Rejected:
@@ -119,6 +129,7 @@ public sealed partial class SipUserAgent
                 }
 
                 Interlocked.Increment(ref Counters.RejectedCount);
+                _settings.ReportError?.Invoke("malformed_rejected");
                 _logger.LogInformation("Rejected {Method} from {Source}: {Status} {Reason}", bad.Method, source, parsed.ErrorStatus, parsed.ErrorReason);
                 var response = SipResponse.For(bad, parsed.ErrorStatus, parsed.ErrorReason, NewTag(), TopViaFor(bad, source));
                 response.Headers.Add(SipHeaderNames.Warning, $"399 {_settings.AdvertisedHost} \"{parsed.ErrorReason}\"");
@@ -257,6 +268,16 @@ public sealed partial class SipUserAgent
                 _transport.Send(last, existing.ResponseTarget);
             }
 
+            return;
+        }
+
+        if (_serverTransactions.Count >= _settings.MaxServerTransactions)
+        {
+            Interlocked.Increment(ref Counters.OverloadDropsCount);
+            _settings.ReportError?.Invoke("overload");
+            var busy = SipResponse.For(request, SipStatus.ServiceUnavailable, "Overloaded", NewTag(), TopViaFor(request, source));
+            busy.Headers.Add(SipHeaderNames.RetryAfter, "10");
+            SendResponse(busy, ResponseTarget(request.TopVia, source));
             return;
         }
 
