@@ -6,7 +6,7 @@ namespace VoiceAgent.Gateway.Tests;
 /// The echo guard on its own (no engine): the agent's voice coming back attenuated and delayed is kept from the
 /// engine, a second voice over it gets through once it persists, and without a reply audio passes untouched.
 /// </summary>
-public sealed class EchoGuardTests
+public sealed class EchoGuardTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private const int Rate = 16000;
     private const int Frame = 320;
@@ -32,8 +32,10 @@ public sealed class EchoGuardTests
         var guard = new EchoGuard(new EchoGuardOptions(), Rate, Rate);
         var heard = Run(guard, reply, echoGain: 0.3f, echoDelayMs: 150, caller, callerAtMs: 1200);
 
-        Assert.True(guard.ConfirmedCandidates >= 1);
         var callerStart = Rate * 1200 / 1000;
+        var firstHeard = Array.FindIndex(heard, callerStart, s => Math.Abs(s) > 300);
+        output.WriteLine($"echo delay estimate {guard.DelayMs} ms; caller onset at 1200 ms, first heard at {1000.0 * firstHeard / Rate:0} ms; confirmed {guard.ConfirmedCandidates}, suppressed frames {guard.SuppressedFrames}");
+        Assert.True(guard.ConfirmedCandidates >= 1);
         var window = heard.AsSpan(callerStart, Math.Min(caller.Length, heard.Length - callerStart)).ToArray();
         // What the engine hears over the caller's words is the caller (echo removed), at close to full strength.
         Assert.True(Rms(window) > 0.7 * Rms(caller), $"caller RMS {Rms(caller):0.0000}, heard {Rms(window):0.0000}");

@@ -82,6 +82,7 @@ public sealed class EchoGuard
     private long _referenceEnd;          // one past the last reference sample written
     private long _lastAudibleReference = -1;
     private long _nextEstimate;
+    private long _lastEstimate = long.MinValue / 2;
     private int _delay = -1;             // current echo delay in samples (-1: unknown)
     private State _state = State.Closed;
     private long _unvoicedSince;
@@ -204,6 +205,13 @@ public sealed class EchoGuard
         }
 
         var analysis = Analyse(start, frame.Length);
+        if (analysis.Voiced && _state != State.Open && _micPosition - _lastEstimate >= _rate / 50)
+        {
+            // Before calling it speech, make sure the echo path has not just moved (client jitter, a burst of late
+            // frames): re-estimate now rather than at the next scheduled time, then judge again.
+            EstimateDelay();
+            analysis = Analyse(start, frame.Length);
+        }
         switch (_state)
         {
             case State.Open:
@@ -397,6 +405,7 @@ public sealed class EchoGuard
     /// </summary>
     private void EstimateDelay()
     {
+        _lastEstimate = _micPosition;
         var mic = _estimateMic;
         var reference = _estimateReference;
         var window = mic.Length;
