@@ -80,6 +80,13 @@ public sealed class SipOptions
 
     public int Port { get; set; } = 5060;
 
+    /// <summary>
+    /// Whether start-up fails when the SIP port cannot be bound (<c>--sip-port N</c> sets it). When false, the gateway
+    /// logs the error and serves its other transports without SIP: the default 5060 is often held by a PBX on the
+    /// same machine.
+    /// </summary>
+    public bool Required { get; set; }
+
     /// <summary>Address written into Via/Contact/SDP when peers reach us through another one (NAT); default: the bind address.</summary>
     public string? AdvertisedAddress { get; set; }
 

@@ -64,6 +64,7 @@ public static class TelephonyServiceCollectionExtensions
         {
             overrides[$"{TelephonyOptions.SectionName}:{nameof(TelephonyOptions.Sip)}:{nameof(SipOptions.Port)}"] =
                 cli.Int(SipPortOption, fallback: 5060, min: 0, max: 65535).ToString(CultureInfo.InvariantCulture);
+            overrides[$"{TelephonyOptions.SectionName}:{nameof(TelephonyOptions.Sip)}:{nameof(SipOptions.Required)}"] = "true";
         }
     }
 

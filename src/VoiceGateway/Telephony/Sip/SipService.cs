@@ -72,7 +72,15 @@ public sealed class SipService : IHostedService, ISipTransport, IAsyncDisposable
         catch (SocketException ex)
         {
             socket.Dispose();
-            throw new CliException($"cannot listen for SIP on udp {sip.BindAddress}:{sip.Port} ({ex.Message.TrimEnd('.')}); choose another with --sip-port.");
+            var problem = $"cannot listen for SIP on udp {sip.BindAddress}:{sip.Port} ({ex.Message.TrimEnd('.')})";
+            if (sip.Required)
+            {
+                throw new CliException($"{problem}; choose another with --sip-port.");
+            }
+
+            _logger.LogError("SIP is off: {Problem}. Pass --sip-port N (or set Telephony:Sip:Port) to take calls", problem);
+            Console.Out.WriteLine($"voiceagent: sip off: {problem}");
+            return Task.CompletedTask;
         }
 
         _socket = socket;

@@ -18,22 +18,30 @@ public sealed partial class TelephonyGateway : IDisposable
     private readonly ConcurrentQueue<string> _output = new();
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
 
-    private TelephonyGateway(Process process, IPEndPoint sip, Uri http)
+    private TelephonyGateway(Process process, IPEndPoint? sip, Uri http)
     {
         _process = process;
-        Sip = sip;
+        SipOrNull = sip;
         Http = http;
         _http.BaseAddress = http;
     }
 
-    public IPEndPoint Sip { get; }
+    public IPEndPoint Sip => SipOrNull ?? throw new InvalidOperationException("This gateway runs without SIP.");
+
+    /// <summary>The SIP endpoint, or null when the gateway started without SIP.</summary>
+    public IPEndPoint? SipOrNull { get; }
 
     public Uri Http { get; }
 
     /// <summary>Everything the gateway printed so far (for failure messages).</summary>
     public string Output => string.Join('\n', _output.TakeLast(200));
 
-    public static TelephonyGateway Start(IReadOnlyDictionary<string, string> settings)
+    /// <summary>
+    /// Starts <c>serve --port 0</c> plus <paramref name="arguments"/> (default <c>--sip-port 0</c>) with
+    /// <paramref name="settings"/> as environment variables; with <paramref name="expectSip"/> false it is ready once
+    /// HTTP listens (for a gateway whose SIP port is taken).
+    /// </summary>
+    public static TelephonyGateway Start(IReadOnlyDictionary<string, string> settings, string[]? arguments = null, bool expectSip = true)
     {
         var host = Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
         var info = new ProcessStartInfo(host)
@@ -43,7 +51,7 @@ public sealed partial class TelephonyGateway : IDisposable
             UseShellExecute = false,
             WorkingDirectory = GatewayProcess.Root,
         };
-        foreach (var argument in new[] { GatewayProcess.GatewayDll, "serve", "--port", "0", "--sip-port", "0" })
+        foreach (var argument in new[] { GatewayProcess.GatewayDll, "serve", "--port", "0" }.Concat(arguments ?? ["--sip-port", "0"]))
         {
             info.ArgumentList.Add(argument);
         }
@@ -75,7 +83,7 @@ public sealed partial class TelephonyGateway : IDisposable
                 http = new Uri(h.Groups[1].Value);
             }
 
-            if (sip is not null && http is not null)
+            if ((sip is not null || !expectSip) && http is not null)
             {
                 ready.Set();
             }
@@ -103,7 +111,7 @@ public sealed partial class TelephonyGateway : IDisposable
             }
         }
 
-        var gateway = new TelephonyGateway(process, sip!, http!);
+        var gateway = new TelephonyGateway(process, sip, http!);
         foreach (var line in output)
         {
             gateway._output.Enqueue(line);
