@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using VoiceAgent.Gateway.Cli;
+using VoiceAgent.Gateway.Security;
 using VoiceAgent.Gateway.Telephony.Calls;
 using VoiceAgent.Gateway.Telephony.Rtp;
 using VoiceAgent.Gateway.Telephony.Sip;
@@ -15,6 +16,9 @@ namespace VoiceAgent.Gateway.Telephony;
 /// </summary>
 public static class TelephonyServiceCollectionExtensions
 {
+    /// <summary>Where the call and SIP status is served.</summary>
+    public const string StatusPath = "/v1/telephony";
+
     /// <summary>The command-line option <c>serve --sip-port N</c>.</summary>
     public const string SipPortOption = "--sip-port";
 
@@ -48,12 +52,15 @@ public static class TelephonyServiceCollectionExtensions
             app.Map(options.Twilio.Path, (HttpContext context, TwilioMediaStreamHandler handler) => handler.HandleAsync(context));
         }
 
-        app.MapGet("/v1/telephony/calls", (CallRegistry registry) => Results.Json(new
+        // The status shows callers' numbers: it takes the gateway's token when one is configured. (The Twilio stream is
+        // not registered here: Twilio cannot send headers, so it passes the token in its start message instead.)
+        app.Services.GetRequiredService<ConnectionPolicy>().Protect(StatusPath, "telephony");
+        app.MapGet(StatusPath + "/calls", (CallRegistry registry) => Results.Json(new
         {
             active = registry.Active.Select(TelephonyStatus.Describe).ToArray(),
             recent = registry.Recent.Select(TelephonyStatus.Describe).ToArray(),
         }));
-        app.MapGet("/v1/telephony/stats", (SipCounters counters, SipService sip) => Results.Json(TelephonyStatus.Describe(counters, sip)));
+        app.MapGet(StatusPath + "/stats", (SipCounters counters, SipService sip) => Results.Json(TelephonyStatus.Describe(counters, sip)));
         return app;
     }
 
