@@ -50,6 +50,7 @@ public sealed class TwilioMediaStreamTests(TelephonyFixture fixture, ITestOutput
             }
         }
 
+        var speakingFrom = clock.Elapsed.TotalMilliseconds;
         await Speak(question);
         var silence = Enumerable.Repeat((byte)0xFF, 160).ToArray();
         while (!inbox.Any(m => IsSpeech(m.Message)) && clock.Elapsed < TimeSpan.FromSeconds(30))
@@ -58,7 +59,8 @@ public sealed class TwilioMediaStreamTests(TelephonyFixture fixture, ITestOutput
         }
 
         var replyStarted = inbox.First(m => IsSpeech(m.Message)).AtMs;
-        output.WriteLine($"first spoken reply media {replyStarted - (question.Length / 8.0):F0} ms after the question's audio was sent");
+        var lastWord = speakingFrom + ((question.Length - TrailingSilence(question)) / 8.0);
+        output.WriteLine($"first spoken reply media {replyStarted - lastWord:F0} ms after the caller's last word was sent (includes the VAD's end-of-turn silence)");
 
         // Barge in: speak again over the reply. The agent must send clear.
         var bargeIn = clock.Elapsed.TotalMilliseconds;
@@ -125,6 +127,18 @@ public sealed class TwilioMediaStreamTests(TelephonyFixture fixture, ITestOutput
     }
 
     private Uri WebSocketUri() => new UriBuilder(new Uri(fixture.Gateway.Http, "/v1/twilio")) { Scheme = "ws" }.Uri;
+
+    /// <summary>Bytes of mu-law silence at the end (0xFF/0x7F are ±0; quiet codes near them count too).</summary>
+    private static int TrailingSilence(byte[] mulaw)
+    {
+        var n = 0;
+        for (var i = mulaw.Length - 1; i >= 0 && Math.Abs((int)G711.MuLawDecode(mulaw[i])) < 64; i--)
+        {
+            n++;
+        }
+
+        return n;
+    }
 
     private static string? Event((double, JsonElement Message) item) => item.Message.GetProperty("event").GetString();
 

@@ -20,13 +20,13 @@ public sealed record RelayedPacket(double AtMs, int Port, bool FromServer, byte 
 /// </summary>
 public sealed class RtpRelay : IDisposable
 {
-    private readonly IPAddress _server;
     private readonly Dictionary<int, Socket> _sockets = [];
     private readonly ConcurrentDictionary<int, IPEndPoint> _callers = new();
     private readonly ConcurrentQueue<RelayedPacket> _packets = new();
-    private readonly CancellationTokenSource _stop = new();
+    private readonly Dictionary<Socket, PortState> _states = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private readonly List<Task> _loops = [];
+    private readonly Thread _thread;
+    private volatile bool _stopping;
     private int _dropEvery;
     private int _swapEvery;
     private int _dropped;
@@ -35,14 +35,17 @@ public sealed class RtpRelay : IDisposable
     private RtpRelay(IPAddress front, IPAddress server, int min, int max, Dictionary<int, Socket> sockets)
     {
         Front = front;
-        _server = server;
         PortMin = min;
         PortMax = max;
         _sockets = sockets;
         foreach (var (port, socket) in sockets)
         {
-            _loops.Add(Task.Run(() => RelayAsync(port, socket, _stop.Token)));
+            _states[socket] = new PortState(port, new IPEndPoint(server, port));
         }
+
+        // Its own thread, not the thread pool: a test that blocks pool threads must not delay the packets it measures.
+        _thread = new Thread(Run) { IsBackground = true, Name = "rtp-relay" };
+        _thread.Start();
     }
 
     /// <summary>The address the gateway must advertise (callers send here).</summary>
@@ -125,76 +128,82 @@ public sealed class RtpRelay : IDisposable
 
     /// <summary>Sends a packet to the gateway's port as if the caller had sent it.</summary>
     public void Inject(int port, ReadOnlySpan<byte> packet) =>
-        _sockets[port].SendTo(packet, SocketFlags.None, new IPEndPoint(_server, port));
+        _sockets[port].SendTo(packet, SocketFlags.None, _states[_sockets[port]].Server);
 
-    private async Task RelayAsync(int port, Socket socket, CancellationToken cancellationToken)
+    private void Run()
     {
         var buffer = new byte[2048];
-        var serverEndPoint = new IPEndPoint(_server, port);
-        EndPoint any = new IPEndPoint(IPAddress.Any, 0);
         var pcm = new short[1024];
-        var held = new byte[2048];
-        var heldLength = 0;
-        var fromCaller = 0;
-        while (!cancellationToken.IsCancellationRequested)
+        var readable = new List<Socket>(_sockets.Count);
+        while (!_stopping)
         {
-            SocketReceiveFromResult received;
+            readable.Clear();
+            readable.AddRange(_sockets.Values);
             try
             {
-                received = await socket.ReceiveFromAsync(buffer, SocketFlags.None, any, cancellationToken);
+                Socket.Select(readable, null, null, 100_000);
             }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
                 return;
             }
-            catch (SocketException)
+
+            foreach (var socket in readable)
             {
-                continue;
+                var state = _states[socket];
+                try
+                {
+                    while (socket.Available > 0)
+                    {
+                        EndPoint any = new IPEndPoint(IPAddress.Any, 0);
+                        var length = socket.ReceiveFrom(buffer, ref any);
+                        Relay(socket, state, buffer.AsSpan(0, length), (IPEndPoint)any, pcm);
+                    }
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                {
+                    // sipp may have gone, or the relay is stopping; keep relaying the others.
+                }
+            }
+        }
+    }
+
+    private void Relay(Socket socket, PortState state, ReadOnlySpan<byte> data, IPEndPoint source, short[] pcm)
+    {
+        var port = state.Port;
+        var fromServer = source.Equals(state.Server);
+        Record(port, fromServer, data, pcm);
+        if (fromServer)
+        {
+            if (_callers.TryGetValue(port, out var caller))
+            {
+                socket.SendTo(data, SocketFlags.None, caller);
             }
 
-            var source = (IPEndPoint)received.RemoteEndPoint;
-            var data = buffer.AsSpan(0, received.ReceivedBytes);
-            var fromServer = source.Equals(serverEndPoint);
-            Record(port, fromServer, data, pcm);
-            try
+            return;
+        }
+
+        _callers[port] = source;
+        state.FromCaller++;
+        var dropEvery = Volatile.Read(ref _dropEvery);
+        var swapEvery = Volatile.Read(ref _swapEvery);
+        if (dropEvery > 0 && state.FromCaller % dropEvery == 0)
+        {
+            Interlocked.Increment(ref _dropped);
+        }
+        else if (swapEvery > 0 && state.FromCaller % swapEvery == 0 && state.HeldLength == 0)
+        {
+            data.CopyTo(state.Held);
+            state.HeldLength = data.Length;
+        }
+        else
+        {
+            socket.SendTo(data, SocketFlags.None, state.Server);
+            if (state.HeldLength > 0)
             {
-                if (fromServer)
-                {
-                    if (_callers.TryGetValue(port, out var caller))
-                    {
-                        socket.SendTo(data, SocketFlags.None, caller);
-                    }
-                }
-                else
-                {
-                    _callers[port] = source;
-                    fromCaller++;
-                    var dropEvery = Volatile.Read(ref _dropEvery);
-                    var swapEvery = Volatile.Read(ref _swapEvery);
-                    if (dropEvery > 0 && fromCaller % dropEvery == 0)
-                    {
-                        Interlocked.Increment(ref _dropped);
-                    }
-                    else if (swapEvery > 0 && fromCaller % swapEvery == 0 && heldLength == 0)
-                    {
-                        data.CopyTo(held);
-                        heldLength = data.Length;
-                    }
-                    else
-                    {
-                        socket.SendTo(data, SocketFlags.None, serverEndPoint);
-                        if (heldLength > 0)
-                        {
-                            socket.SendTo(held.AsSpan(0, heldLength), SocketFlags.None, serverEndPoint);
-                            heldLength = 0;
-                            Interlocked.Increment(ref _swapped);
-                        }
-                    }
-                }
-            }
-            catch (SocketException)
-            {
-                // sipp may have gone; keep relaying the others.
+                socket.SendTo(state.Held.AsSpan(0, state.HeldLength), SocketFlags.None, state.Server);
+                state.HeldLength = 0;
+                Interlocked.Increment(ref _swapped);
             }
         }
     }
@@ -246,21 +255,25 @@ public sealed class RtpRelay : IDisposable
 
     public void Dispose()
     {
-        _stop.Cancel();
+        _stopping = true;
+        _thread.Join(TimeSpan.FromSeconds(5));
         foreach (var socket in _sockets.Values)
         {
             socket.Dispose();
         }
+    }
 
-        try
-        {
-            Task.WaitAll([.. _loops], TimeSpan.FromSeconds(5));
-        }
-        catch (AggregateException)
-        {
-            // Loops end with cancellation.
-        }
+    /// <summary>Per-port relay state (touched only by the relay thread).</summary>
+    private sealed class PortState(int port, IPEndPoint server)
+    {
+        public int Port { get; } = port;
 
-        _stop.Dispose();
+        public IPEndPoint Server { get; } = server;
+
+        public byte[] Held { get; } = new byte[2048];
+
+        public int HeldLength { get; set; }
+
+        public int FromCaller { get; set; }
     }
 }
