@@ -97,8 +97,6 @@ public sealed class CallRecord
         }
     }
 
-    public bool IsEnded => EndedAt is not null;
-
     public void PacketIn() => Interlocked.Increment(ref _packetsIn);
 
     public void PacketOut() => Interlocked.Increment(ref _packetsOut);

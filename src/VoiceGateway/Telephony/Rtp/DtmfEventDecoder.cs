@@ -10,9 +10,6 @@ public sealed class DtmfEventDecoder
     private uint _lastTimestamp;
     private bool _any;
 
-    /// <summary>Digits reported so far.</summary>
-    public int DigitsDecoded { get; private set; }
-
     /// <summary>
     /// Returns the digit that starts with this packet, or null (continuation, retransmitted end, not DTMF, malformed).
     /// Volume and duration are not needed to recognise a key press.
@@ -37,7 +34,6 @@ public sealed class DtmfEventDecoder
 
         _any = true;
         _lastTimestamp = timestamp;
-        DigitsDecoded++;
         return digit;
     }
 

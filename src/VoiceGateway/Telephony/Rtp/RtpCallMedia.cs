@@ -78,8 +78,6 @@ public sealed class RtpCallMedia : ISipCallMedia, IDisposable
 
     public int LocalRtpPort { get; }
 
-    public CallRecord Record => _record;
-
     public void Start(SdpMediaPlan plan)
     {
         if (Interlocked.Exchange(ref _started, 1) == 1 || _cts.IsCancellationRequested)

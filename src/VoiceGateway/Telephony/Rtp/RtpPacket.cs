@@ -140,8 +140,6 @@ public sealed class RtpPacketizer
 
     public uint NextTimestamp => _timestamp;
 
-    public long PacketsSent { get; private set; }
-
     /// <summary>The next packet carries the marker bit (start of a talkspurt, e.g. after hold).</summary>
     public void MarkTalkspurt() => _nextMarker = true;
 
@@ -153,7 +151,6 @@ public sealed class RtpPacketizer
         _nextMarker = false;
         _sequence++;
         _timestamp += (uint)samples;
-        PacketsSent++;
         return RtpPacket.HeaderLength + payload.Length;
     }
 }

@@ -61,19 +61,6 @@ public sealed class SdpMediaDescription
 
         return null;
     }
-
-    public string? Attribute(string name)
-    {
-        foreach (var (key, value) in Attributes)
-        {
-            if (key == name)
-            {
-                return value;
-            }
-        }
-
-        return null;
-    }
 }
 
 /// <summary>

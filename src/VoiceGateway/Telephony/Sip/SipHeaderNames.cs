@@ -73,11 +73,4 @@ public static class SipHeaderNames
 
     /// <summary>The canonical spelling of a header name (compact forms expanded); unknown names are kept as sent.</summary>
     public static string Normalize(string name) => Canonical.TryGetValue(name, out var canonical) ? canonical : name;
-
-    /// <summary>
-    /// Headers whose value may be a comma-separated list of entries (RFC 3261 §7.3.1). Only these are split; other
-    /// headers may legitimately contain commas (dates, quoted display names).
-    /// </summary>
-    public static bool IsList(string canonicalName) =>
-        canonicalName is Via or Contact or Route or RecordRoute or Allow or Supported or Require or Accept or Unsupported;
 }
