@@ -134,7 +134,11 @@ public sealed class SharedGateway() : GatewayServer(new Dictionary<string, strin
     ["Gateway:AllowedOrigins:0"] = "http://allowed.example",
 });
 
-[CollectionDefinition(Name)]
+/// <summary>
+/// The tests on the shared gateway play audio in real time (and run Chromium): they run on their own, after the parallel
+/// collections, so they neither starve nor are starved by the telephony tests' real-time RTP on a small machine.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class SharedGatewayCollection : ICollectionFixture<SharedGateway>
 {
     public const string Name = "shared gateway";
