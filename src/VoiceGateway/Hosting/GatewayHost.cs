@@ -59,13 +59,17 @@ internal static class GatewayHost
         Console.Out.WriteLine($"voiceagent: listening on {string.Join(' ', addresses ?? [])}");
         Console.Out.Flush();
 
+        // Ctrl+C arrives through cancellationToken; SIGTERM (kill, systemd, docker stop) through the host lifetime,
+        // so wait on both: a service manager must be able to stop the gateway without SIGKILL.
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
         try
         {
-            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            // Ctrl+C / SIGTERM: a normal stop.
+            // A normal stop.
         }
 
         await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
