@@ -12,7 +12,7 @@ VM=${2:-20}
 TH=${3:-1}
 mkdir -p training/work/part2/logs
 [ -f training/data/part2/mel_stats.json ] || $PY training/part2/make_data.py
-$PY training/part2/tokenize_data.py --threads "$TH"
+$PY training/part2/tokenize_data.py --kmeans --threads "$TH"   # the k-means units ARE the semantic tokens (see REPORT-part2 §0)
 $PY training/part2/train_vocoder.py --minutes "$VM" --threads "$TH"
 $PY training/part2/train_detok.py --minutes "$DM" --threads "$TH"
 $PY training/part2/export_part2.py --threads "$TH"
