@@ -238,10 +238,12 @@ public sealed class SippCallTests(TelephonyFixture fixture, ITestOutputHelper ou
         var streams = fixture.Relay.Packets.Where(p => p.FromServer).GroupBy(p => p.Ssrc).Select(g => AnalyseStream([.. g])).ToList();
         Assert.Equal(20, streams.Count);
         Assert.All(streams, s => Assert.Equal(0, s.SequenceGaps));
-        Assert.All(streams, s => Assert.True(s.Packets >= 400, $"a stream had only {s.Packets} packets"));
+        // A reply clock starved by inference shows here first (before the thread-pool headroom: 33–34 ms, ~355 packets).
+        Assert.All(streams, s => Assert.True(s.Packets >= 400, $"a stream had only {s.Packets} packets ({s.MeanIntervalMs:F2} ms mean interval)"));
         var spoken = streams.Count(s => s.SpeechPackets >= 25);
         output.WriteLine($"setup ms: min {setup[0]:F2}, median {setup[10]:F2}, max {setup[^1]:F2}; streams with a spoken reply: {spoken}/20; " +
-            $"speech packets per stream: {string.Join(' ', streams.Select(s => s.SpeechPackets))}");
+            $"speech packets per stream: {string.Join(' ', streams.Select(s => s.SpeechPackets))}; " +
+            $"mean RTP interval per stream {streams.Min(s => s.MeanIntervalMs):F2}–{streams.Max(s => s.MeanIntervalMs):F2} ms");
         Assert.True(spoken >= 1, "no call got a spoken reply");
     }
 
