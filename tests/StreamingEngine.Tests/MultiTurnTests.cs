@@ -47,6 +47,35 @@ public sealed class MultiTurnTests(PackFixture fixture)
         GoldenTensor.Near(last, logits.Text, fixture.Tol, "incremental vs whole-history prefill");
     }
 
+    [Fact]
+    public void The_end_of_turn_check_leaves_the_conversation_as_it_found_it()
+    {
+        var cases = EngineTestSupport.E2eCases(fixture);
+        var turn1 = EngineTestSupport.GoldenTurn(fixture, cases[0]);
+        var turn2 = EngineTestSupport.GoldenTurn(fixture, cases[1]);
+        using var checkedState = fixture.Decoder.CreateState();
+        using var plain = fixture.Decoder.CreateState();
+        fixture.Generator.Generate(checkedState, turn1, Short(OutputMode.TextAndAudio));
+        fixture.Generator.Generate(plain, turn1, Short(OutputMode.TextAndAudio));
+        var before = checkedState.CreateCheckpoint();
+
+        var estimate = fixture.Generator.EstimateCompletion(checkedState, turn2, OutputMode.TextAndAudio, words: 2);
+
+        // The check read the decoder's own greedy start of the reply (the same words it then generates) ...
+        Assert.InRange(estimate.Confidence, 1e-9, 1.0);
+        Assert.Equal(2, estimate.Words);
+        Assert.Equal(before, checkedState.CreateCheckpoint());
+        Assert.Equal(plain.HistoryAudioIds.ToArray(), checkedState.HistoryAudioIds.ToArray());
+        var afterCheck = fixture.Generator.Generate(checkedState, turn2, Short(OutputMode.TextAndAudio));
+        var unchecked_ = fixture.Generator.Generate(plain, turn2, Short(OutputMode.TextAndAudio));
+        Assert.Equal(fixture.Pack.TextVocabulary!.GetWord(unchecked_.TextIds[0]), estimate.FirstWord);
+
+        // ... and left no trace: the reply after it is the reply without it, position for position.
+        Assert.Equal(unchecked_.GeneratedTextIds, afterCheck.GeneratedTextIds);
+        Assert.Equal(unchecked_.GeneratedAudioIds, afterCheck.GeneratedAudioIds);
+        Assert.Equal(plain.HistoryAudioIds.ToArray(), checkedState.HistoryAudioIds.ToArray());
+    }
+
     [Theory]
     [InlineData(KvCacheStrategy.PingPong)]
     [InlineData(KvCacheStrategy.OrtAllocated)]

@@ -71,6 +71,9 @@ public sealed record TurnLatency
 {
     public double VadCommitMs { get; init; }
 
+    /// <summary>What ended the turn: <c>silence</c> (VAD hangover), <c>semantic</c> (decoder sure after a short pause), <c>manual</c> (commit call) or <c>max_turn</c>.</summary>
+    public string EndOfTurn { get; init; } = "silence";
+
     public double EncoderTailMs { get; init; }
 
     public double? FirstTextTokenMs { get; init; }

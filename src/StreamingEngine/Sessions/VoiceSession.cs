@@ -55,6 +55,9 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     private bool _userSpeaking;
     private int _turnId;
     private ReplyWork? _reply;           // the reply in flight (or the last one), guarded by _gate
+    private long _probedPendingEnd = -1; // the pause the semantic end-of-turn check last looked at (VAD samples)
+    private int _probesThisPause;        // checks already run in that pause
+    private string _endOfTurn = "silence"; // what ends the turn Commit is about to close (for the latency event)
     private Task _replyChain = Task.CompletedTask;
     private long _droppedEvents;
     private bool _disposed;
@@ -213,6 +216,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         _vadBase = _streamSamples;
         if (_userSpeaking)
         {
+            _endOfTurn = "manual";
             Commit(_lastSpeechEndSample > _turnStartSample ? _lastSpeechEndSample : _streamSamples);
             return true;
         }
@@ -283,9 +287,91 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             FeedEncoder();
             if ((_streamSamples - _turnStartSample) * 1000 / ModelRate >= Options.MaxTurnMs)
             {
+                _endOfTurn = "max_turn";
                 Commit(_streamSamples);
             }
+            else
+            {
+                CheckSemanticEndOfTurn();
+            }
         }
+    }
+
+    /// <summary>
+    /// During a pause shorter than the VAD hangover: asks the decoder whether it already knows its reply, and ends the
+    /// turn at the pause when it is sure enough (<see cref="SemanticEndOfTurnOptions"/>). Every ProbeSilenceMs of the
+    /// pause, with a bar that falls as the pause grows.
+    /// </summary>
+    private void CheckSemanticEndOfTurn()
+    {
+        var o = Options.SemanticEndOfTurn;
+        var pending = _vad.PendingEndSample;
+        if (!o.Enabled || !Options.AutoCommit || pending < 0)
+        {
+            return;
+        }
+
+        if (pending != _probedPendingEnd)
+        {
+            _probedPendingEnd = pending;
+            _probesThisPause = 0;
+        }
+
+        var checks = Math.Max(1, (Options.Vad.MinSilenceMs - 1) / o.ProbeSilenceMs);
+        var silenceMs = _vad.PendingSilenceMs;
+        if (_probesThisPause >= checks || silenceMs < o.ProbeSilenceMs * (_probesThisPause + 1))
+        {
+            return;
+        }
+
+        var bar = o.BarForCheck(_probesThisPause, checks);
+        _probesThisPause++;
+        var speechEnd = _vadBase + pending;
+        if ((speechEnd - _turnStartSample) * 1000 / ModelRate < o.MinSpeechMs)
+        {
+            return;
+        }
+
+        var turn = _encoder.Stream.ToTurn(); // what the encoder has so far; the turn's tail after the pause is silence
+        if (turn.Count == 0)
+        {
+            return;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        CompletionEstimate estimate;
+        lock (_gate)
+        {
+            // The decoder state belongs to the reply chain: look only while nothing is queued on it (a barge-in's
+            // context trim may still be running; then this pause waits for the hangover like any other).
+            if (!_replyChain.IsCompleted)
+            {
+                return;
+            }
+
+            try
+            {
+                estimate = _engine.Generator.EstimateCompletion(_decoderState, turn, Options.Mode, o.Words);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                _logger.LogWarning(ex, "Session {Session}: end-of-turn check failed; waiting for the silence hangover", Id);
+                return;
+            }
+        }
+
+        var probeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        _logger.LogDebug("Session {Session}: end-of-turn check after {Silence:F0} ms of silence: {Confidence:F3} for '{Word}' (bar {Bar:F2}, {Probe:F1} ms)", Id, silenceMs, estimate.Confidence, estimate.FirstWord, bar, probeMs);
+        if (estimate.Confidence < bar || !_vad.EndSpeechNow())
+        {
+            return;
+        }
+
+        _vadEvents.Clear(); // the end event just raised is handled here, at the pause rather than one pad later
+        _lastSpeechEndSample = Math.Max(_turnStartSample, speechEnd);
+        Emit(new SessionEvent(SessionEventKind.SpeechEnded, _turnId + 1) { TimeMs = _lastSpeechEndSample * 1000 / ModelRate });
+        _endOfTurn = "semantic";
+        Commit(_lastSpeechEndSample);
     }
 
     private void HandleVadEvents(bool isFlush)
@@ -351,6 +437,8 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     private void Commit(long speechEndSample)
     {
         var committedAt = Stopwatch.GetTimestamp();
+        var endOfTurn = _endOfTurn;
+        _endOfTurn = "silence";
         FeedEncoder();
         EncodedTurn turn;
         try
@@ -377,7 +465,8 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             return;
         }
 
-        var work = new ReplyWork(turnId, turn, committedAt, vadCommitMs, encoderTailMs);
+        _logger.LogDebug("Session {Session}: turn {Turn} ended ({EndOfTurn}) {Wait:F0} ms after the last voiced sample", Id, turnId, endOfTurn, vadCommitMs);
+        var work = new ReplyWork(turnId, turn, committedAt, vadCommitMs, encoderTailMs) { EndOfTurn = endOfTurn };
         lock (_gate)
         {
             _reply = work;
@@ -659,6 +748,8 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
 
         public bool AudioPending { get; set; }
 
+        public string EndOfTurn { get; init; } = "silence";
+
         public double? FirstTextTokenMs { get; set; }
 
         public double? FirstAudioTokenMs { get; set; }
@@ -687,6 +778,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         public TurnLatency Latency() => new()
         {
             VadCommitMs = Math.Round(vadCommitMs, 1),
+            EndOfTurn = EndOfTurn,
             EncoderTailMs = Math.Round(encoderTailMs, 2),
             FirstTextTokenMs = FirstTextTokenMs is { } t ? Math.Round(t, 2) : null,
             FirstAudioTokenMs = FirstAudioTokenMs is { } a ? Math.Round(a, 2) : null,

@@ -35,6 +35,9 @@ public sealed class VoiceSessionOptions
     /// </summary>
     public bool VadGatesEncoder { get; set; } = true;
 
+    /// <summary>Ending a turn after a short pause when the decoder is sure of its reply (before the VAD hangover).</summary>
+    public SemanticEndOfTurnOptions SemanticEndOfTurn { get; set; } = new();
+
     /// <summary>Whether caller speech during a reply interrupts it.</summary>
     public bool BargeInEnabled { get; set; } = true;
 
@@ -89,6 +92,7 @@ public sealed class VoiceSessionOptions
         Check(AudioQueueFrames >= 4, $"AudioQueueFrames must be at least 4, got {AudioQueueFrames}.");
         Check(EventQueueCapacity >= 16, $"EventQueueCapacity must be at least 16, got {EventQueueCapacity}.");
         Vad.Validate();
+        SemanticEndOfTurn.Validate();
         if (Vad.SampleRate != 16000)
         {
             throw new ArgumentException("Vad.SampleRate must be 16000: the session resamples every input to 16 kHz before the VAD.");
@@ -100,6 +104,7 @@ public sealed class VoiceSessionOptions
     {
         var copy = (VoiceSessionOptions)MemberwiseClone();
         copy.Vad = Vad.Clone();
+        copy.SemanticEndOfTurn = SemanticEndOfTurn.Clone();
         return copy;
     }
 }

@@ -152,6 +152,77 @@ public sealed class ReplyGenerator
     }
 
     /// <summary>Starts a reply that the caller drives step by step (<see cref="ReplyRun.MoveNext"/>): prefills the prompt now.</summary>
+    /// <summary>
+    /// How sure the decoder is, right now, of the reply it would give to <paramref name="turn"/>: the product of the
+    /// greedy probabilities of its first <paramref name="words"/> text tokens (a reply that ends sooner counts what it
+    /// has). This is the semantic half of end-of-turn detection: a caller who has said enough for the agent to know its
+    /// answer need not be made to wait out the silence hangover. The state is rolled back before returning, so the
+    /// conversation is unchanged; it costs one prefill and <paramref name="words"/> steps.
+    /// </summary>
+    public CompletionEstimate EstimateCompletion(DecoderState state, EncodedTurn turn, OutputMode mode, int words, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(words);
+        var t = Tokens;
+        var checkpoint = state.CreateCheckpoint();
+        var confidence = 1.0;
+        var found = 0;
+        string? first = null;
+        try
+        {
+            state.PrefillTurn(BuildPrompt(turn, mode, state.ClosingPending), cancellationToken);
+            var ctd = mode == OutputMode.TextAndAudio;
+            for (var step = 0; step < words + t.AudioDelay + 2 && found < words; step++)
+            {
+                var (textId, p) = ArgMaxProbability(state.TextLogits);
+                if (textId == t.TextEos)
+                {
+                    break;
+                }
+
+                if (textId != t.TextBlank)
+                {
+                    confidence *= p;
+                    first ??= Vocabulary?.GetWord(textId);
+                    found++;
+                }
+
+                var audioId = ctd && step >= t.AudioDelay ? ArgMaxProbability(state.AudioLogits).Id : t.TextBlank;
+                if (found < words)
+                {
+                    state.Step(textId, audioId, cancellationToken);
+                }
+            }
+        }
+        finally
+        {
+            state.Rollback(checkpoint);
+        }
+
+        return new CompletionEstimate(found == 0 ? 0 : confidence, found, first);
+    }
+
+    private static (long Id, double Probability) ArgMaxProbability(ReadOnlySpan<float> logits)
+    {
+        var best = 0;
+        for (var i = 1; i < logits.Length; i++)
+        {
+            if (logits[i] > logits[best])
+            {
+                best = i;
+            }
+        }
+
+        double sum = 0;
+        var max = logits[best];
+        foreach (var l in logits)
+        {
+            sum += Math.Exp(l - max);
+        }
+
+        return (best, 1.0 / sum);
+    }
+
     public ReplyRun Begin(DecoderState state, EncodedTurn turn, ReplyOptions? options = null, CancellationToken cancellationToken = default)
     {
         var run = new ReplyRun(this, state, options ?? ReplyOptions.Default);

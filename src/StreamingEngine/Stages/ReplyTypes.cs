@@ -120,3 +120,9 @@ public sealed class ReplyResult
     /// <summary>Generation steps run.</summary>
     public int Steps { get; internal set; }
 }
+
+/// <summary>
+/// What <see cref="ReplyGenerator.EstimateCompletion"/> found: the joint greedy probability of the first
+/// <see cref="Words"/> reply tokens (0 when the decoder would not start a reply) and the first word.
+/// </summary>
+public readonly record struct CompletionEstimate(double Confidence, int Words, string? FirstWord);

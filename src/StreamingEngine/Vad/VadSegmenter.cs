@@ -73,6 +73,15 @@ public sealed class VadSegmenter
     public bool IsSegmentOpen => _triggered;
 
     /// <summary>
+    /// Where the silence that may end the confirmed segment began (the tentative end, a window's first sample), or -1
+    /// while the caller is speaking. Read by the semantic end-of-turn check before the hangover has elapsed.
+    /// </summary>
+    public long PendingEndSample => _triggered && _confirmed ? _tentativeEnd : -1;
+
+    /// <summary>Samples of silence heard since <see cref="PendingEndSample"/> (0 while the caller is speaking).</summary>
+    public long PendingSilenceSamples => PendingEndSample < 0 ? 0 : (_window * WindowSamples) - _tentativeEnd;
+
+    /// <summary>
     /// Feeds the probability of the next window; writes the events it causes (at most <see cref="MaxEventsPerCall"/>)
     /// to <paramref name="events"/> and returns how many.
     /// </summary>
@@ -117,6 +126,23 @@ public sealed class VadSegmenter
         }
 
         return count;
+    }
+
+    /// <summary>
+    /// Ends the confirmed segment at its pending end without waiting for <see cref="VadOptions.MinSilenceMs"/> (the
+    /// turn was judged complete by other means): writes the end event and returns 1, or 0 when no confirmed segment has
+    /// a pending end. Speech after it starts a new segment, so a caller who was not done is heard as a barge-in.
+    /// </summary>
+    public int EndPendingSegment(Span<VadEvent> events)
+    {
+        CheckRoom(events);
+        if (PendingEndSample < 0)
+        {
+            return 0;
+        }
+
+        var heard = _window * WindowSamples;
+        return Close(_tentativeEnd, Math.Min(_tentativeEnd + _pad, heard), events);
     }
 
     /// <summary>Starts over for a new stream.</summary>

@@ -79,6 +79,20 @@ public sealed class VoiceActivityDetector : IDisposable
     /// </summary>
     public static int PreferredModelRate(int inputSampleRate) => inputSampleRate == 8000 ? 8000 : 16000;
 
+    /// <summary>Model-rate sample where the silence that may end the current speech began, or -1 while speech goes on.</summary>
+    public long PendingEndSample => _segmenter.PendingEndSample;
+
+    /// <summary>Milliseconds of silence heard since <see cref="PendingEndSample"/> (0 while speech goes on).</summary>
+    public double PendingSilenceMs => _segmenter.PendingSilenceSamples * 1000.0 / _segmenter.SampleRate;
+
+    /// <summary>Ends the current speech at its pending end now, raising <see cref="SpeechEnded"/>; false when there is none.</summary>
+    public bool EndSpeechNow()
+    {
+        var count = _segmenter.EndPendingSegment(_events);
+        Raise(count);
+        return count > 0;
+    }
+
     /// <summary>Consumes <paramref name="samples"/> at <see cref="InputSampleRate"/>, raising events as they become known.</summary>
     public void Process(ReadOnlySpan<float> samples)
     {

@@ -96,6 +96,8 @@ internal static class GatewayHost
             .Validate(o => o.IdleTimeoutSeconds >= 1, "Gateway:IdleTimeoutSeconds must be at least 1.")
             .Validate(o => o.SendQueueFrames >= 4, "Gateway:SendQueueFrames must be at least 4.")
             .Validate(o => o.SendLeadMs is >= 0 and <= 2000, "Gateway:SendLeadMs must be from 0 to 2000.")
+            .Validate(o => o.GenerationLeadMs is >= 200 and <= 10000 && o.GenerationLeadMs > o.SendLeadMs, "Gateway:GenerationLeadMs must be from 200 to 10000 and above SendLeadMs.")
+            .Validate(o => TryValidate(o.SemanticEndOfTurn.Validate), "Gateway:SemanticEndOfTurn is invalid (ProbeSilenceMs 32-2000, 0 < FinalMinConfidence <= MinConfidence <= 1, Words 1-8).")
             .Validate(o => o.MaxWriteBufferBytes >= 4096, "Gateway:MaxWriteBufferBytes must be at least 4096.");
 
         var gateway = builder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
@@ -121,6 +123,20 @@ internal static class GatewayHost
     }
 
     /// <summary>What every transport shares: the engine (one per process), metrics and the session cap.</summary>
+    /// <summary>True when <paramref name="validate"/> does not throw <see cref="ArgumentException"/> (option classes that validate themselves).</summary>
+    private static bool TryValidate(Action validate)
+    {
+        try
+        {
+            validate();
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
     private static void AddCoreServices(IServiceCollection services)
     {
         services.AddSingleton<GatewayMetrics>();

@@ -63,6 +63,16 @@ public sealed class GatewayOptions
     /// <summary>Reply frames sent ahead of real time (ms) so the client's jitter buffer never starves.</summary>
     public int SendLeadMs { get; set; } = 200;
 
+    /// <summary>
+    /// How far reply generation may run ahead of what has been sent (ms of audio queued in the engine session). Replies
+    /// are generated several times faster than real time; without a cap one session's whole reply is computed in a
+    /// burst while other callers wait for their first packet. A second ahead is far more than any stall needs.
+    /// </summary>
+    public int GenerationLeadMs { get; set; } = 1000;
+
     /// <summary>The server-side guard against the agent's own echo triggering barge-in.</summary>
     public EchoGuardOptions EchoGuard { get; set; } = new();
+
+    /// <summary>Ending a turn at a short pause when the decoder is sure of its reply (a client's hello may turn it off).</summary>
+    public SemanticEndOfTurnOptions SemanticEndOfTurn { get; set; } = new();
 }

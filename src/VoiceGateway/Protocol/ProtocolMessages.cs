@@ -105,6 +105,8 @@ public sealed record ServerEvent
     // latency (milliseconds; see docs/engine.md for what each measures)
     public double? VadCommitMs { get; init; }
 
+    public string? EndOfTurn { get; init; }
+
     public double? EncoderTailMs { get; init; }
 
     public double? FirstTextTokenMs { get; init; }
@@ -136,6 +138,9 @@ public sealed record VoiceHello
 
     /// <summary>Whether caller speech interrupts a reply (default true).</summary>
     public bool? BargeIn { get; init; }
+
+    /// <summary>Whether a short pause ends the turn when the decoder is sure of its reply (default <c>Gateway:SemanticEndOfTurn:Enabled</c>).</summary>
+    public bool? SemanticEndOfTurn { get; init; }
 
     /// <summary>Whether the server guards barge-in against the agent's own echo (default true; a headset may turn it off).</summary>
     public bool? EchoGuard { get; init; }

@@ -95,6 +95,8 @@ internal sealed class VoiceConversation : IAsyncDisposable
                 OutputSampleRate = outputRate,
                 OutputFrameMs = _outputFrameMs,
                 BargeInEnabled = hello.BargeIn ?? true,
+                SemanticEndOfTurn = WithEnabled(_options.SemanticEndOfTurn, hello.SemanticEndOfTurn),
+                AudioQueueFrames = Math.Max(4, _options.GenerationLeadMs / _outputFrameMs),
             });
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
@@ -399,6 +401,7 @@ internal sealed class VoiceConversation : IAsyncDisposable
                     Type = MessageTypes.Latency,
                     Turn = e.TurnId,
                     VadCommitMs = latency.VadCommitMs,
+                    EndOfTurn = latency.EndOfTurn,
                     EncoderTailMs = latency.EncoderTailMs,
                     FirstTextTokenMs = latency.FirstTextTokenMs,
                     FirstAudioTokenMs = latency.FirstAudioTokenMs,
@@ -453,6 +456,14 @@ internal sealed class VoiceConversation : IAsyncDisposable
 
         Outgoing.EnqueueAudio(bytes, samples.Length * 2, frame.TurnId);
         frame.Dispose();
+    }
+
+    /// <summary>The configured end-of-turn settings, with the client's on/off choice from its hello when it made one.</summary>
+    private static SemanticEndOfTurnOptions WithEnabled(SemanticEndOfTurnOptions configured, bool? requested)
+    {
+        var copy = configured.Clone();
+        copy.Enabled = requested ?? configured.Enabled;
+        return copy;
     }
 
     private static void InterlockedMax(ref int target, int value)

@@ -1,4 +1,5 @@
 using System.Net;
+using VoiceAgent.StreamingEngine.Sessions;
 
 namespace VoiceAgent.Gateway.Telephony;
 
@@ -19,6 +20,9 @@ public sealed class TelephonyOptions
 
     /// <summary>Caller speech during a reply interrupts it (on calls as on every other transport).</summary>
     public bool BargeInEnabled { get; set; } = true;
+
+    /// <summary>Ending a turn at a short pause when the decoder is sure of its reply (docs/engine.md, "End of turn").</summary>
+    public SemanticEndOfTurnOptions SemanticEndOfTurn { get; set; } = new();
 
     /// <summary>Ended calls kept for <c>/v1/telephony/calls</c>.</summary>
     public int RecentCalls { get; set; } = 100;

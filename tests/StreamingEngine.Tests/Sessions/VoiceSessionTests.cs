@@ -103,7 +103,12 @@ public sealed class VoiceSessionTests(EngineFixture engineFixture, PackFixture p
     {
         var c = EngineTestSupport.E2eCases(pack)[0];
         var speech = GoldenTensor.F32(c.GetProperty("pcm"));
-        await using var session = Engine.OpenSession(new VoiceSessionOptions { Mode = OutputMode.TextOnly, MaxNewTokens = 24 });
+        await using var session = Engine.OpenSession(new VoiceSessionOptions
+        {
+            Mode = OutputMode.TextOnly,
+            MaxNewTokens = 24,
+            SemanticEndOfTurn = new SemanticEndOfTurnOptions { Enabled = false }, // the silence hangover alone
+        });
         var silence = new float[16000];
 
         // silence, question, silence (the VAD commits), question again, silence.
@@ -121,6 +126,41 @@ public sealed class VoiceSessionTests(EngineFixture engineFixture, PackFixture p
         Assert.True(first.Latency!.VadCommitMs >= session.Options.Vad.MinSilenceMs - 40, $"vad_commit {first.Latency.VadCommitMs} ms");
         Assert.NotNull(second.Latency);
         Assert.Equal(2, second.TurnId);
+    }
+
+    [Fact]
+    public async Task A_decoder_sure_of_its_reply_ends_the_turn_at_a_short_pause_before_the_hangover()
+    {
+        var c = EngineTestSupport.E2eCases(pack)[0];
+        var speech = GoldenTensor.F32(c.GetProperty("pcm"));
+        var silence = new float[16000];
+
+        async Task<SessionDriver.TurnOutcome> Converse(SemanticEndOfTurnOptions endOfTurn)
+        {
+            await using var session = Engine.OpenSession(new VoiceSessionOptions { Mode = OutputMode.TextOnly, MaxNewTokens = 24, SemanticEndOfTurn = endOfTurn });
+            session.PushAudio(silence.AsSpan(0, 8000));
+            session.PushAudio(speech);
+            for (var i = 0; i < silence.Length; i += 320)
+            {
+                session.PushAudio(silence.AsSpan(i, 320)); // 20 ms frames, as a live caller: the check runs between them
+            }
+
+            return await SessionDriver.CollectTurnAsync(session);
+        }
+
+        // A bar any started reply clears: the first check (96 ms into the pause) ends the turn.
+        var eager = await Converse(new SemanticEndOfTurnOptions { MinConfidence = 1e-6, FinalMinConfidence = 1e-6 });
+        var vadOnly = await Converse(new SemanticEndOfTurnOptions { Enabled = false });
+        var unreachable = await Converse(new SemanticEndOfTurnOptions { MinConfidence = 1, FinalMinConfidence = 1 });
+
+        Assert.Equal("semantic", eager.Latency!.EndOfTurn);
+        Assert.Equal("silence", vadOnly.Latency!.EndOfTurn);
+        Assert.Equal("silence", unreachable.Latency!.EndOfTurn);
+        var hangover = new VoiceSessionOptions().Vad.MinSilenceMs;
+        Assert.True(vadOnly.Latency.VadCommitMs >= hangover - 40, $"silence end after {vadOnly.Latency.VadCommitMs} ms");
+        Assert.True(eager.Latency.VadCommitMs <= vadOnly.Latency.VadCommitMs - 200, $"semantic end after {eager.Latency.VadCommitMs} ms, silence end after {vadOnly.Latency.VadCommitMs} ms");
+        Assert.Contains(eager.Events, e => e.Kind == SessionEventKind.SpeechEnded);
+        Assert.NotNull(eager.ReplyText);
     }
 
     [Fact]

@@ -48,6 +48,50 @@ public sealed class VadSegmenterTests
     }
 
     [Fact]
+    public void A_pending_end_can_be_taken_before_the_hangover_and_later_speech_starts_a_new_segment()
+    {
+        var segmenter = new VadSegmenter(new VadOptions { SpeechPadMs = 100 }); // pad 1600 samples
+        Span<VadEvent> events = new VadEvent[VadSegmenter.MaxEventsPerCall];
+
+        // Nothing pending before speech, nor while speech goes on.
+        Assert.Equal(0, segmenter.EndPendingSegment(events));
+        foreach (var p in Windows((10, 0.1f), (20, 0.9f)))
+        {
+            segmenter.Push(p, events);
+        }
+
+        Assert.True(segmenter.IsSpeechActive);
+        Assert.Equal(-1, segmenter.PendingEndSample);
+        Assert.Equal(0, segmenter.EndPendingSegment(events));
+
+        // Three quiet windows: the pause began at window 30 and 3 windows of it have been heard, far short of the hangover.
+        foreach (var p in Windows((3, 0.1f)))
+        {
+            Assert.Equal(0, segmenter.Push(p, events));
+        }
+
+        Assert.Equal(30 * W, segmenter.PendingEndSample);
+        Assert.Equal(3 * W, segmenter.PendingSilenceSamples);
+
+        // Taking it now ends the segment at the pause, padded only as far as has been heard.
+        Assert.Equal(1, segmenter.EndPendingSegment(events));
+        Assert.Equal(new VadEvent(VadEventKind.SpeechEnd, (30 * W) + 1536, 16000), events[0]);
+        Assert.False(segmenter.IsSegmentOpen);
+        Assert.Equal(-1, segmenter.PendingEndSample);
+
+        // The hangover then passes without a second end, and speech after the pause is a new segment.
+        var later = new List<VadEvent>();
+        foreach (var p in Windows((20, 0.1f), (20, 0.9f)))
+        {
+            var n = segmenter.Push(p, events);
+            later.AddRange(events[..n].ToArray());
+        }
+
+        Assert.Equal([VadEventKind.SpeechStart], later.Select(e => e.Kind));
+        Assert.Equal((53 * W) - 1600, later[0].Sample); // padded start, after the previous (padded) end
+    }
+
+    [Fact]
     public void Segments_not_longer_than_min_speech_are_dropped_silently()
     {
         var options = new VadOptions { SpeechPadMs = 0 };

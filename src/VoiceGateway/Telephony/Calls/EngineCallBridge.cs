@@ -12,6 +12,9 @@ public sealed class EngineCallBridge : IDisposable
 {
     public const int SampleRate = 8000;
     public const int FrameMs = 20;
+
+    /// <summary>Reply audio the engine may generate ahead of the RTP clock (as <c>Gateway:GenerationLeadMs</c> for WebSocket callers).</summary>
+    public const int GenerationLeadMs = 1000;
     public const int FrameSamples = SampleRate * FrameMs / 1000;
 
     private readonly CallRecord _record;
@@ -49,6 +52,8 @@ public sealed class EngineCallBridge : IDisposable
             OutputSampleRate = SampleRate,
             OutputFrameMs = FrameMs,
             BargeInEnabled = options.BargeInEnabled,
+            SemanticEndOfTurn = options.SemanticEndOfTurn.Clone(),
+            AudioQueueFrames = GenerationLeadMs / FrameMs, // generation waits when a second ahead of the RTP clock (see GatewayOptions.GenerationLeadMs)
         });
         return new EngineCallBridge(session, record, registry, metrics, transport, logger);
     }
