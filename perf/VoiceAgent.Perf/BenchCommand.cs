@@ -193,14 +193,18 @@ internal static class BenchCommand
         commit_to_first_audio_ms = t.CommitToFirstAudioMs,
         first_packet_ms = t.EngineFirstPacketMs,
         vad_commit_ms = t.VadCommitMs,
+        end_of_turn = t.EndOfTurn,
         stages = t.Stages,
         reply_ms = t.ReceivedAudioMs(run.OutputSampleRate),
         reply_rtf = t.ReplyRealTimeFactor(run.OutputSampleRate),
         underruns = t.Underruns,
+        first_underrun_at_ms = t.FirstUnderrunAtMs,
+        stall_ms = Math.Round(t.StallMs, 1),
         commits = t.Commits,
         barge_ins = t.BargeIns,
         errors = t.Errors,
         early_audio_frames = t.EarlyAudioFrames,
+        premature_commits = t.PrematureCommits,
         completed = t.Completed,
         transcript = t.Transcript,
         reply = t.ReplyText,
@@ -254,7 +258,10 @@ internal static class BenchCommand
                 var cmd = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ').Trim();
                 if (cmd.Contains("training/", StringComparison.Ordinal) || cmd.Contains("dotnet test", StringComparison.Ordinal) || cmd.Contains("BenchmarkDotNet", StringComparison.Ordinal))
                 {
-                    found.Add($"{pid} {(cmd.Length > 90 ? cmd[..90] + "…" : cmd)}");
+                    // State T (stopped, e.g. a training job paused with SIGSTOP for the run) uses no CPU: named, but marked.
+                    var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                    var stopped = stat.LastIndexOf(')') is var close and > 0 && close + 2 < stat.Length && stat[close + 2] is 'T' or 't';
+                    found.Add($"{pid} {(cmd.Length > 90 ? cmd[..90] + "…" : cmd)}{(stopped ? " (stopped during the run)" : string.Empty)}");
                 }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

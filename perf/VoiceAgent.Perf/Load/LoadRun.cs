@@ -21,8 +21,8 @@ internal sealed record LoadRunResult(
 }
 
 /// <summary>
-/// Runs N concurrent callers against one system for K turns each. Callers start at random offsets within the first
-/// second (no lock-step), speak different clips (a seeded shuffle of the corpus), and all run to the end.
+/// Runs N concurrent callers against one system for K turns each. Callers start at random offsets within
+/// <see cref="CallerOptions.Ramp"/> (no lock-step), speak different clips (a seeded shuffle of the corpus), and all run to the end.
 /// </summary>
 internal static class LoadRun
 {
@@ -55,7 +55,7 @@ internal static class LoadRun
             {
                 var turns = Enumerable.Range(0, turnsPerSession).Select(t => corpus[order[((s * turnsPerSession) + t) % order.Length]]).ToArray();
                 var driver = new SessionDriver(s, connections[s], turns, caller, seed + s);
-                var delay = TimeSpan.FromMilliseconds(random.Next(0, 1000));
+                var delay = sessions == 1 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(random.NextDouble() * caller.Ramp.TotalMilliseconds);
                 drivers[s] = Task.Run(() => driver.RunAsync(delay, cancellationToken), cancellationToken);
             }
 

@@ -9,14 +9,23 @@ internal sealed record CallerOptions
     /// <summary>Audio frame length; the caller sends one frame per period, on an absolute real-time schedule.</summary>
     public int FrameMs { get; init; } = 20;
 
-    /// <summary>Playout (jitter) buffer of the simulated caller: reply audio later than this behind schedule is an underrun.</summary>
-    public double PlayoutBufferMs { get; init; } = 60;
+    /// <summary>
+    /// Playout (jitter) buffer of the simulated caller: reply audio later than this behind schedule is an underrun.
+    /// 80 ms, as the browser client's playback worklet (<c>startMs</c> in web-client/playback-worklet.js).
+    /// </summary>
+    public double PlayoutBufferMs { get; init; } = 80;
 
     /// <summary>A frame sent later than this behind its capture time counts as dropped (a real capture buffer would overflow).</summary>
     public double DropAfterMs { get; init; } = 100;
 
     /// <summary>Give up on a reply this long after the last voiced sample.</summary>
     public TimeSpan ReplyTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// Callers start at uniform random offsets within this window (a ramp): about one turn cycle (question, reply,
+    /// pause), so a run measures steady state rather than N callers committing their first turn in the same second.
+    /// </summary>
+    public TimeSpan Ramp { get; init; } = TimeSpan.FromSeconds(6);
 
     /// <summary>Silence between hearing a reply end and speaking again (uniform in this range, ms).</summary>
     public (int Min, int Max) ThinkMs { get; init; } = (400, 900);

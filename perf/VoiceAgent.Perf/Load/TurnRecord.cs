@@ -41,6 +41,9 @@ internal sealed class TurnRecord
 
     public double? VadCommitMs { get; private set; }
 
+    /// <summary>What ended the turn, as the far end reported it (<c>silence</c>, <c>semantic</c>; null when it does not say).</summary>
+    public string? EndOfTurn { get; private set; }
+
     public IReadOnlyDictionary<string, double>? Stages { get; private set; }
 
     public string? Transcript { get; private set; }
@@ -55,8 +58,16 @@ internal sealed class TurnRecord
 
     public int Underruns { get; private set; }
 
+    /// <summary>Reply audio position (ms) where playout first ran dry, and the total gap heard (ms).</summary>
+    public double? FirstUnderrunAtMs { get; private set; }
+
+    public double StallMs => _stallTicks * 1000.0 / Stopwatch.Frequency;
+
     /// <summary>Reply audio that arrived before the last voiced sample was sent (an early commit of this turn).</summary>
     public int EarlyAudioFrames { get; private set; }
+
+    /// <summary>Turn ends the server reported before the frame with the clip's last voiced sample was sent (a cut-off caller).</summary>
+    public int PrematureCommits { get; private set; }
 
     public bool LatencyReported { get; private set; }
 
@@ -115,6 +126,7 @@ internal sealed class TurnRecord
                         if (s.Timestamp > due)
                         {
                             Underruns++;
+                            FirstUnderrunAtMs ??= ReplyAudioSamples * 1000.0 / outputRate;
                             _stallTicks += s.Timestamp - due;
                         }
                     }
@@ -125,6 +137,11 @@ internal sealed class TurnRecord
                 case SignalKind.TurnCommitted:
                     Commits++;
                     Committed = s.Timestamp;
+                    if (LastVoicedSent == 0)
+                    {
+                        PrematureCommits++; // the server ended the turn while the caller had more to say
+                    }
+
                     break;
                 case SignalKind.Transcript:
                     Transcript = s.Text;
@@ -139,6 +156,7 @@ internal sealed class TurnRecord
                     LatencyReported = true;
                     EngineFirstPacketMs = s.EngineFirstPacketMs;
                     VadCommitMs = s.VadCommitMs;
+                    EndOfTurn = s.Text;
                     Stages = s.Stages;
                     break;
                 case SignalKind.BargeIn:

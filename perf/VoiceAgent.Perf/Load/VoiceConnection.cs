@@ -45,6 +45,7 @@ internal readonly record struct ServerSignal(SignalKind Kind, long Timestamp)
 
     public double? AudioMs { get; init; }
 
+    /// <summary>Transcript or reply text; for a latency report, what ended the turn (<c>silence</c>, <c>semantic</c>, …).</summary>
     public string? Text { get; init; }
 
     /// <summary>Engine first packet: commit → first reply audio frame, as the far end measured it.</summary>

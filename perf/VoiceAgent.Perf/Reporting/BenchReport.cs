@@ -51,6 +51,12 @@ internal sealed record RunSummary
     /// <summary>Synthetic questions answered with their intent's reply text (quality, for context).</summary>
     public double? ReplyCorrect { get; init; }
 
+    /// <summary>Share of reported turns the server ended at a short pause because the model was sure (semantic end of turn).</summary>
+    public double? SemanticEndOfTurn { get; init; }
+
+    /// <summary>Share of turns the server ended before the caller's last voiced sample was sent (cut off mid-utterance).</summary>
+    public double? PrematureEndOfTurn { get; init; }
+
     /// <summary>Every turn answered and heard without a gap, no frame dropped, no error.</summary>
     public required bool RealtimeOk { get; init; }
 
@@ -164,6 +170,8 @@ internal sealed record BenchReport
             BargeIns = turns.Sum(t => t.BargeIns),
             Errors = errors,
             ReplyCorrect = ReplyCorrect(turns),
+            SemanticEndOfTurn = SemanticShare(turns),
+            PrematureEndOfTurn = turns.Count == 0 ? null : Math.Round((double)turns.Count(t => t.PrematureCommits > 0) / turns.Count, 3),
             RealtimeOk = turns.Count > 0 && completed == turns.Count && underruns == 0 && dropped == 0 && errors == 0 && failures.Count == 0,
             CpuPct = run.CpuPercent is { } c ? Math.Round(c, 1) : null,
             RssMb = run.PeakRssMb is { } r ? Math.Round(r, 1) : null,
@@ -209,6 +217,12 @@ internal sealed record BenchReport
         }
 
         return medians;
+    }
+
+    private static double? SemanticShare(IReadOnlyList<TurnRecord> turns)
+    {
+        var reported = turns.Where(t => t.EndOfTurn is not null).ToList();
+        return reported.Count == 0 ? null : Math.Round((double)reported.Count(t => t.EndOfTurn == "semantic") / reported.Count, 3);
     }
 
     private static double? ReplyCorrect(IReadOnlyList<TurnRecord> turns)

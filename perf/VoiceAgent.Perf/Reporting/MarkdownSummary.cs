@@ -48,12 +48,12 @@ internal static class MarkdownSummary
         md.Append(CultureInfo.InvariantCulture, $"![latency vs sessions]({plotFileName})\n\n");
 
         md.Append("## VoiceAgent server, per session count\n\n");
-        md.Append("| sessions | turns ok | first packet p50 / p95 / p99 (ms) | user-felt p50 / p95 / p99 (ms) | reply RTF p50 / max | underrun turns | dropped frames | send lag p99 (ms) | real-time | server CPU % | server RSS MB | bench CPU % | correct replies |\n");
-        md.Append("|---:|---:|---|---|---|---:|---:|---:|:---:|---:|---:|---:|---:|\n");
+        md.Append("| sessions | turns ok | first packet p50 / p95 / p99 (ms) | user-felt p50 / p95 / p99 (ms) | reply RTF p50 / max | underrun turns | dropped frames | send lag p99 (ms) | real-time | server CPU % | server RSS MB | bench CPU % | correct replies | ended at a short pause | cut off early |\n");
+        md.Append("|---:|---:|---|---|---|---:|---:|---:|:---:|---:|---:|---:|---:|---:|---:|\n");
         foreach (var r in report.Runs.OrderBy(r => r.Sessions))
         {
             md.Append(CultureInfo.InvariantCulture,
-                $"| {r.Sessions} | {r.CompletedTurns}/{r.Turns} | {Triple(r.FirstPacketMs)} | {Triple(r.UserLatencyMs)} | {r.ReplyRtf.P50?.ToString("F3", CultureInfo.InvariantCulture) ?? "–"} / {r.ReplyRtf.Max?.ToString("F3", CultureInfo.InvariantCulture) ?? "–"} | {r.UnderrunTurns} | {r.DroppedFrames} | {Ms(r.SendLagMs.P99)} | {(r.RealtimeOk ? "yes" : "**no**")} | {Num(r.CpuPct)} | {Num(r.RssMb)} | {r.BenchCpuPct:F0} | {Pct(r.ReplyCorrect)} |\n");
+                $"| {r.Sessions} | {r.CompletedTurns}/{r.Turns} | {Triple(r.FirstPacketMs)} | {Triple(r.UserLatencyMs)} | {r.ReplyRtf.P50?.ToString("F3", CultureInfo.InvariantCulture) ?? "–"} / {r.ReplyRtf.Max?.ToString("F3", CultureInfo.InvariantCulture) ?? "–"} | {r.UnderrunTurns} | {r.DroppedFrames} | {Ms(r.SendLagMs.P99)} | {(r.RealtimeOk ? "yes" : "**no**")} | {Num(r.CpuPct)} | {Num(r.RssMb)} | {r.BenchCpuPct:F0} | {Pct(r.ReplyCorrect)} | {Pct(r.SemanticEndOfTurn)} | {Pct(r.PrematureEndOfTurn)} |\n");
         }
 
         md.Append("\n## Where the time goes (p50, ms)\n\n");
@@ -81,10 +81,11 @@ internal static class MarkdownSummary
               cascade, commit → first TTS buffer.
             * **reply RTF**: time from the first to the last reply frame received / reply audio duration. The gateway releases
               reply audio at real time (+ a lead), so ≈ 1 means it kept up.
-            * **real-time**: every turn answered and played without an underrun (60 ms playout buffer), no caller frame sent
+            * **real-time**: every turn answered and played without an underrun (80 ms playout buffer, as the browser client), no caller frame sent
               more than 100 ms late, no reply frame dropped by the server, no error.
             * Callers stream 20 ms PCM16 frames at 16 kHz on an absolute clock, keep sending silence while the reply plays,
-              wait 0.4–0.9 s, then speak the next clip. Sessions start within the first second at random offsets.
+              wait 0.4–0.9 s, then speak the next clip. Sessions start at uniform random
+              offsets within the first 6 s (about one turn cycle), so runs measure steady state, not a burst of first turns.
 
             """);
         return md.ToString();
