@@ -59,7 +59,9 @@ public sealed class BrowserTests(SharedGateway gateway, ITestOutputHelper output
             TestSpeech.Silence(1000),
             TestSpeech.Pcm16("what is my balance"),
             TestSpeech.Silence(1800),
-            TestSpeech.Pcm16("no stop, wait a moment please", voice: "en-gb+m3", padMs: 0),
+            // No comma: espeak pauses there, and "no stop" alone is a whole answer, so the semantic end of turn would
+            // (rightly) end that turn at the pause and start a new reply inside the 700 ms this test watches for silence.
+            TestSpeech.Pcm16("no stop wait a moment please", voice: "en-gb+m3", padMs: 0),
             TestSpeech.Silence(6000)));
         await using var browser = await Browser.LaunchAsync(wav);
         var page = browser.Page;
