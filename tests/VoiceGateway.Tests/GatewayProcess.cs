@@ -24,7 +24,10 @@ internal static class GatewayProcess
         return dir;
     }
 
-    public static Result Run(params string[] arguments)
+    public static Result Run(params string[] arguments) => Run(new Dictionary<string, string>(), arguments);
+
+    /// <summary>Runs the gateway with extra environment variables (configuration overrides such as <c>Gateway__Port</c>).</summary>
+    public static Result Run(IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var host = Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
         var info = new ProcessStartInfo(host)
@@ -38,6 +41,11 @@ internal static class GatewayProcess
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            info.Environment[key] = value;
         }
 
         using var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {host}.");

@@ -14,6 +14,37 @@ public sealed class WebSocketProtocolTests(SharedGateway gateway, ITestOutputHel
     private static readonly TimeSpan Turn = TimeSpan.FromSeconds(60);
 
     [Fact]
+    public async Task The_hello_chooses_the_end_of_turn_rule_and_the_latency_event_names_the_one_used()
+    {
+        async Task<System.Text.Json.JsonElement> AskAsync(string extra)
+        {
+            await using var client = await VoiceClient.ConnectAsync(gateway.VoiceUri);
+            await client.SendHelloAsync(16000, extra);
+            await client.WaitForAsync("ready", TimeSpan.FromSeconds(10));
+            using var microphone = new CancellationTokenSource();
+            var speaking = Microphone.RunAsync(client, TestSpeech.Pcm16("what is my balance"), microphone.Token);
+            var latency = await client.WaitForAsync("latency", Turn);
+            await microphone.CancelAsync();
+            await speaking;
+            output.WriteLine($"hello{extra}: {latency}");
+            return latency;
+        }
+
+        // One after the other: the same question, the same decoder, only the rule differs.
+        var silenceOnly = await AskAsync(",\"semantic_end_of_turn\":false");
+        var byDefault = await AskAsync(string.Empty);
+
+        Assert.Equal("silence", silenceOnly.GetProperty("end_of_turn").GetString());
+        Assert.True(silenceOnly.GetProperty("vad_commit_ms").GetDouble() >= 360, $"hangover {silenceOnly}");
+
+        // The demo decoder is sure of "Your checking account …" for this question well before the 400 ms hangover.
+        Assert.Equal("semantic", byDefault.GetProperty("end_of_turn").GetString());
+        Assert.True(
+            byDefault.GetProperty("vad_commit_ms").GetDouble() <= silenceOnly.GetProperty("vad_commit_ms").GetDouble() - 150,
+            $"semantic end {byDefault.GetProperty("vad_commit_ms")} ms vs hangover {silenceOnly.GetProperty("vad_commit_ms")} ms");
+    }
+
+    [Fact]
     public async Task A_spoken_question_gets_ready_vad_transcript_reply_text_audio_latency_in_order()
     {
         await using var client = await VoiceClient.ConnectAsync(gateway.VoiceUri);

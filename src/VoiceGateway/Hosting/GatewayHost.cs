@@ -42,7 +42,16 @@ internal static class GatewayHost
         TelephonyServiceCollectionExtensions.AddCommandLineOverrides(cli, overrides);
 
         await using var app = Build(overrides);
-        var options = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        GatewayOptions options;
+        try
+        {
+            options = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        }
+        catch (OptionsValidationException ex)
+        {
+            throw new CliException(ex.Message); // a bad setting ends start-up with its sentence, not a stack trace
+        }
+
         LoadEngine(app.Services);
 
         try

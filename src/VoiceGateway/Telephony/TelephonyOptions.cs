@@ -66,6 +66,14 @@ public sealed class TelephonyOptions
         Check(Twilio.SendLeadMs is >= 0 and <= 2000, $"Telephony:Twilio:SendLeadMs must be from 0 to 2000, got {Twilio.SendLeadMs}.");
         Check(Twilio.MarkIntervalMs is >= 100 and <= 10000, $"Telephony:Twilio:MarkIntervalMs must be from 100 to 10000, got {Twilio.MarkIntervalMs}.");
         Check(RecentCalls is >= 0 and <= 10000, $"Telephony:RecentCalls must be from 0 to 10000, got {RecentCalls}.");
+        try
+        {
+            SemanticEndOfTurn.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException($"Telephony:{ex.Message}", ex);
+        }
     }
 
     private static string? Set(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();

@@ -25,6 +25,19 @@ public sealed class SipPortTests
         Assert.Equal($"voiceagent: cannot listen for SIP on udp 127.0.0.1:{port} (Address already in use); choose another with --sip-port.", line);
     }
 
+    [Theory]
+    [InlineData("Gateway__SemanticEndOfTurn__MinConfidence", "1.5", "voiceagent: Gateway:SemanticEndOfTurn is invalid")]
+    [InlineData("Gateway__GenerationLeadMs", "100", "voiceagent: Gateway:GenerationLeadMs must be from 200 to 10000")]
+    [InlineData("Telephony__SemanticEndOfTurn__Words", "0", "voiceagent: Telephony:SemanticEndOfTurn.Words must be from 1 to 8, got 0.")]
+    public void A_bad_setting_ends_start_up_with_one_sentence_naming_it(string key, string value, string sentence)
+    {
+        var result = GatewayProcess.Run(new Dictionary<string, string> { [key] = value }, "serve", "--port", "0", "--sip-port", "0");
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.StderrLines);
+        Assert.StartsWith(sentence, line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_busy_configured_port_switches_sip_off_and_the_gateway_still_serves()
     {
