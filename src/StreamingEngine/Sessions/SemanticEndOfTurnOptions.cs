@@ -27,6 +27,14 @@ public sealed class SemanticEndOfTurnOptions
     /// <summary>Reply words the confidence is taken over (the first word alone is shared by several replies).</summary>
     public int Words { get; set; } = 2;
 
+    /// <summary>
+    /// Whether a turn that began by interrupting the agent may end early too. Off by default: an interruption is often
+    /// in parts ("no, stop — wait a moment please"), its first part ("no, stop") is a whole answer the decoder is sure
+    /// of, and replying at that pause talks over the caller a second time. Measured in the gateway's barge-in tests:
+    /// with it on, a new reply started 0.5–0.7 s after the interruption while the caller was still speaking.
+    /// </summary>
+    public bool AfterBargeIn { get; set; }
+
     /// <summary>Turns shorter than this (speech start to pause) always wait for the hangover.</summary>
     public int MinSpeechMs { get; set; } = 300;
 

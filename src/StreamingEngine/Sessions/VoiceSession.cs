@@ -57,6 +57,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     private ReplyWork? _reply;           // the reply in flight (or the last one), guarded by _gate
     private long _probedPendingEnd = -1; // the pause the semantic end-of-turn check last looked at (VAD samples)
     private int _probesThisPause;        // checks already run in that pause
+    private bool _turnInterrupted;       // the open user turn began by barging in on a reply
     private string _endOfTurn = "silence"; // what ends the turn Commit is about to close (for the latency event)
     private Task _replyChain = Task.CompletedTask;
     private long _droppedEvents;
@@ -256,7 +257,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Stops the current reply (as a barge-in would) without a new user turn.</summary>
-    public void CancelReply() => Interrupt(reportBargeIn: false);
+    public void CancelReply() => _ = Interrupt(reportBargeIn: false);
 
     private void EnsureResampled(int length)
     {
@@ -306,7 +307,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     {
         var o = Options.SemanticEndOfTurn;
         var pending = _vad.PendingEndSample;
-        if (!o.Enabled || !Options.AutoCommit || pending < 0)
+        if (!o.Enabled || !Options.AutoCommit || pending < 0 || (_turnInterrupted && !o.AfterBargeIn))
         {
             return;
         }
@@ -400,15 +401,13 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
 
     private void OnSpeechStart(long sample)
     {
-        if (Options.BargeInEnabled)
-        {
-            Interrupt(reportBargeIn: true);
-        }
-
+        var interrupted = Options.BargeInEnabled && Interrupt(reportBargeIn: true);
         if (_userSpeaking)
         {
             return;
         }
+
+        _turnInterrupted = interrupted;
 
         _userSpeaking = true;
         if (Options.VadGatesEncoder)
@@ -475,8 +474,8 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Stops the reply in flight: cancels generation, drops queued audio, reports what was delivered.</summary>
-    private void Interrupt(bool reportBargeIn)
+    /// <summary>Stops the reply in flight: cancels generation, drops queued audio, reports what was delivered. False when none was.</summary>
+    private bool Interrupt(bool reportBargeIn)
     {
         ReplyWork? work;
         lock (_gate)
@@ -484,7 +483,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             work = _reply;
             if (work is null || work.Interrupted || (work.Finished && _audio.Reader.Count == 0 && !work.AudioPending))
             {
-                return;
+                return false;
             }
 
             work.Interrupted = true;
@@ -511,6 +510,8 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             var previous = _replyChain;
             _replyChain = previous.ContinueWith(_ => KeepDeliveredPart(work), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         }
+
+        return true;
     }
 
     private async Task RunReplyAsync(ReplyWork work, Task previous)
