@@ -57,6 +57,49 @@ public sealed class BargeInTests(EngineFixture engineFixture, PackFixture pack)
         Assert.NotEmpty(next.Audio);
     }
 
+    [Theory]
+    [InlineData(false, "silence")]
+    [InlineData(true, "semantic")]
+    public async Task A_turn_that_interrupts_the_agent_ends_by_silence_unless_allowed_otherwise(bool afterBargeIn, string expected)
+    {
+        var c = EngineTestSupport.E2eCases(pack).First(e => EngineTestSupport.Mode(e) == OutputMode.TextAndAudio);
+        var speech = GoldenTensor.F32(c.GetProperty("pcm"));
+        await using var session = Engine.OpenSession(new VoiceSessionOptions
+        {
+            MaxNewTokens = 120,
+            AudioQueueFrames = 512,
+
+            // A bar every started reply clears, so only the barge-in rule can make the second turn wait.
+            SemanticEndOfTurn = new SemanticEndOfTurnOptions { MinConfidence = 1e-6, FinalMinConfidence = 1e-6, AfterBargeIn = afterBargeIn },
+        });
+        Push(session, speech);
+        Push(session, new float[8000]);
+        await WaitForEventAsync(session, SessionEventKind.ReplyAudioStarted); // turn 1 replies; nobody reads its audio
+
+        Push(session, speech); // speaks over the queued reply: a barge-in, then the second turn
+        Push(session, new float[16000]);
+        var second = await SessionDriver.CollectTurnAsync(session, turnId: 2);
+
+        Assert.Equal(expected, second.Latency!.EndOfTurn);
+        var hangover = session.Options.Vad.MinSilenceMs;
+        if (afterBargeIn)
+        {
+            Assert.True(second.Latency.VadCommitMs < hangover - 200, $"ended {second.Latency.VadCommitMs} ms into the pause");
+        }
+        else
+        {
+            Assert.True(second.Latency.VadCommitMs >= hangover - 40, $"ended {second.Latency.VadCommitMs} ms into the pause");
+        }
+
+        static void Push(VoiceSession session, float[] pcm)
+        {
+            for (var i = 0; i < pcm.Length; i += 320)
+            {
+                session.PushAudio(pcm.AsSpan(i, Math.Min(320, pcm.Length - i))); // 20 ms frames, as a live caller
+            }
+        }
+    }
+
     [Fact]
     public async Task Text_and_audio_turn_reports_all_six_latency_figures_in_order()
     {
