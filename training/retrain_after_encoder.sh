@@ -1,0 +1,28 @@
+#!/bin/sh
+# After the encoder changed (runs/encoder/final.pt rewritten): refit the codebook, re-encode the corpus, then train
+# the decoder (from scratch) and the detokenizer (warm-started from the previous units' weights) on the new units,
+# one thread each, side by side. Each step resumes from its checkpoint when re-run. The previous runs are kept
+# (runs/decoder_v2, work/encoded_v2, work/part2/v2_*.pt) until the new pack beats the committed one.
+# usage: sh training/retrain_after_encoder.sh [decoder-minutes] [detok-minutes]
+cd "$(dirname "$0")/.."
+DEC_MIN=${1:-90}
+DETOK_MIN=${2:-85}
+test -f training/runs/encoder/final.pt || { echo "training/runs/encoder/final.pt is missing: train the encoder first"; exit 1; }
+mkdir -p training/work/logs
+[ -d training/runs/decoder_v2 ] || { [ -d training/runs/decoder ] && mv training/runs/decoder training/runs/decoder_v2; }
+for f in kmeans.pt tokens_train.pt tokens_eval.pt; do
+  [ -f training/work/part2/v2_$f ] || { [ -f training/work/part2/$f ] && cp training/work/part2/$f training/work/part2/v2_$f; }
+done
+[ -d training/work/encoded_v2 ] || { [ -d training/work/encoded ] && cp -r training/work/encoded training/work/encoded_v2; }
+echo "== codebook $(date +%T)"
+/usr/bin/python3 training/part2/tokenize_data.py --kmeans --threads 2 || exit 1
+echo "== encode $(date +%T)"
+/usr/bin/python3 training/encode_corpus.py || exit 1
+echo "== decoder + detokenizer $(date +%T)"
+mkdir -p training/runs/part2/detok_v3
+[ -f training/runs/part2/detok_v3/last.pt ] || cp training/runs/part2/detok/last.pt training/runs/part2/detok_v3/last.pt
+/usr/bin/python3 training/part2/train_detok.py --run training/runs/part2/detok_v3 --minutes "$DETOK_MIN" --threads 1 \
+  >> training/work/logs/detok_s3.log 2>&1 &
+/usr/bin/python3 training/train_decoder.py --minutes "$DEC_MIN" --probe-epochs 12 --threads 1 >> training/work/logs/decoder_s3.log 2>&1
+wait
+echo "done $(date +%T)"
