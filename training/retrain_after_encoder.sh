@@ -14,10 +14,18 @@ for f in kmeans.pt tokens_train.pt tokens_eval.pt; do
   [ -f training/work/part2/v2_$f ] || { [ -f training/work/part2/$f ] && cp training/work/part2/$f training/work/part2/v2_$f; }
 done
 [ -d training/work/encoded_v2 ] || { [ -d training/work/encoded ] && cp -r training/work/encoded training/work/encoded_v2; }
-echo "== codebook $(date +%T)"
-/usr/bin/python3 training/part2/tokenize_data.py --kmeans --threads 2 || exit 1
-echo "== encode $(date +%T)"
-/usr/bin/python3 training/encode_corpus.py || exit 1
+if /usr/bin/python3 -c "import sys; sys.path.insert(0, 'training'); import build_pack; sys.exit(0 if build_pack.codebook_fresh() else 1)"; then
+  echo "== codebook already fitted on this encoder"
+else
+  echo "== codebook $(date +%T)"
+  /usr/bin/python3 training/part2/tokenize_data.py --kmeans --threads 2 || exit 1
+fi
+if [ training/work/encoded/train.pt -nt training/work/part2/kmeans.pt ]; then
+  echo "== corpus already encoded with this codebook"
+else
+  echo "== encode $(date +%T)"
+  /usr/bin/python3 training/encode_corpus.py || exit 1
+fi
 echo "== decoder + detokenizer $(date +%T)"
 mkdir -p training/runs/part2/detok_v3
 [ -f training/runs/part2/detok_v3/last.pt ] || cp training/runs/part2/detok/last.pt training/runs/part2/detok_v3/last.pt
