@@ -341,7 +341,7 @@ function renderLatency() {
     if (!record.latency) continue;
     const l = record.latency;
     const heard = record.started && record.speechEnded ? `${Math.round(record.started - record.speechEnded)} ms` : '–';
-    lines.push(`turn ${turn}: end of speech → first audio ${heard} measured here; server: first audio frame ${fmt(l.first_audio_frame_ms)}, first text ${fmt(l.first_text_token_ms)}, VAD hangover ${fmt(l.vad_commit_ms)}`);
+    lines.push(`turn ${turn}: end of speech → first audio ${heard} measured here; server: first audio frame ${fmt(l.first_audio_frame_ms)}, first text ${fmt(l.first_text_token_ms)}, turn ended ${fmt(l.vad_commit_ms)} into the pause (${l.end_of_turn ?? 'silence'})`);
   }
   ui.latency.textContent = lines.join('\n');
 }
