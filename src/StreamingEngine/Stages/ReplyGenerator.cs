@@ -151,7 +151,6 @@ public sealed class ReplyGenerator
         onCompleted?.Invoke(run.Result);
     }
 
-    /// <summary>Starts a reply that the caller drives step by step (<see cref="ReplyRun.MoveNext"/>): prefills the prompt now.</summary>
     /// <summary>
     /// How sure the decoder is, right now, of the reply it would give to <paramref name="turn"/>: the product of the
     /// greedy probabilities of its first <paramref name="words"/> text tokens (a reply that ends sooner counts what it
@@ -223,6 +222,7 @@ public sealed class ReplyGenerator
         return (best, 1.0 / sum);
     }
 
+    /// <summary>Starts a reply that the caller drives step by step (<see cref="ReplyRun.MoveNext"/>): prefills the prompt now.</summary>
     public ReplyRun Begin(DecoderState state, EncodedTurn turn, ReplyOptions? options = null, CancellationToken cancellationToken = default)
     {
         var run = new ReplyRun(this, state, options ?? ReplyOptions.Default);
