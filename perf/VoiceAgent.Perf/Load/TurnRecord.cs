@@ -156,7 +156,7 @@ internal sealed class TurnRecord
                     LatencyReported = true;
                     EngineFirstPacketMs = s.EngineFirstPacketMs;
                     VadCommitMs = s.VadCommitMs;
-                    EndOfTurn = s.Text;
+                    EndOfTurn = s.EndOfTurn;
                     Stages = s.Stages;
                     break;
                 case SignalKind.BargeIn:

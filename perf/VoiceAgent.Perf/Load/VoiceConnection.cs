@@ -45,8 +45,10 @@ internal readonly record struct ServerSignal(SignalKind Kind, long Timestamp)
 
     public double? AudioMs { get; init; }
 
-    /// <summary>Transcript or reply text; for a latency report, what ended the turn (<c>silence</c>, <c>semantic</c>, …).</summary>
     public string? Text { get; init; }
+
+    /// <summary>What ended the turn, from the far end's latency report (<c>silence</c>, <c>semantic</c>, …).</summary>
+    public string? EndOfTurn { get; init; }
 
     /// <summary>Engine first packet: commit → first reply audio frame, as the far end measured it.</summary>
     public double? EngineFirstPacketMs { get; init; }

@@ -233,7 +233,7 @@ internal sealed class WebSocketVoiceConnection : IVoiceConnection
                 TurnId = turn,
                 EngineFirstPacketMs = Number(e, "first_audio_frame_ms"),
                 VadCommitMs = Number(e, "vad_commit_ms"),
-                Text = String(e, "end_of_turn"),
+                EndOfTurn = String(e, "end_of_turn"),
                 Stages = Stages(e),
             },
             _ => null,
