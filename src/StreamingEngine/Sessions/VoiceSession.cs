@@ -333,8 +333,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             return;
         }
 
-        var turn = _encoder.Stream.ToTurn(); // what the encoder has so far; the turn's tail after the pause is silence
-        if (turn.Count == 0)
+        if (_encoder.Stream.StepCount == 0)
         {
             return;
         }
@@ -350,6 +349,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
                 return;
             }
 
+            var turn = _encoder.Stream.ToTurn(); // what the encoder has so far; the turn's tail after the pause is silence
             try
             {
                 estimate = _engine.Generator.EstimateCompletion(_decoderState, turn, Options.Mode, o.Words);

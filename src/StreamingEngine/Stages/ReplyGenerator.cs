@@ -203,15 +203,7 @@ public sealed class ReplyGenerator
 
     private static (long Id, double Probability) ArgMaxProbability(ReadOnlySpan<float> logits)
     {
-        var best = 0;
-        for (var i = 1; i < logits.Length; i++)
-        {
-            if (logits[i] > logits[best])
-            {
-                best = i;
-            }
-        }
-
+        var best = TokenSampler.ArgMax(logits);
         double sum = 0;
         var max = logits[best];
         foreach (var l in logits)
