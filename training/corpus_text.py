@@ -387,9 +387,11 @@ HELDOUT_EXTRA = {
 }
 
 
-def phrasings(seed=1234, heldout_frac=0.15):
-    """Return {intent: {"train": [...], "heldout": [...]}} of distinct user phrasings."""
+def phrasings(seed=1234, heldout_frac=0.15, decorate_seed=None):
+    """Return {intent: {"train": [...], "heldout": [...]}} of distinct user phrasings. `seed` splits the cores into
+    training and held-out ones; `decorate_seed` (default: the same stream) draws other prefixes/suffixes for them."""
     rng = random.Random(seed)
+    drng = random.Random(decorate_seed) if decorate_seed is not None else rng
     out = {}
     for intent in INTENTS:
         cores = list(FALLBACK_CORES if intent == "fallback" else CORES[intent])
@@ -408,8 +410,8 @@ def phrasings(seed=1234, heldout_frac=0.15):
                     res.append(" ".join(x for x in (p, c, s) if x))
             return sorted(set(res))
 
-        tr = decorate(train_cores, max(3, -(-160 // max(1, len(train_cores)))), rng)
-        ho = decorate(hold_cores, 1, rng) + HELDOUT_EXTRA.get(intent, [])
+        tr = decorate(train_cores, max(3, -(-160 // max(1, len(train_cores)))), drng)
+        ho = decorate(hold_cores, 1, drng) + HELDOUT_EXTRA.get(intent, [])
         ho = sorted(set(ho) - set(tr))
         out[intent] = {"train": tr, "heldout": ho}
     return out

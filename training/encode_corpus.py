@@ -55,6 +55,8 @@ def reassign(enc):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reassign", action="store_true", help="only recompute tokens from stored features")
+    ap.add_argument("--splits", default="eval_voice,eval_para,eval_both,train",
+                    help="comma-separated corpus splits to encode (e.g. train2 for an extra training copy)")
     a = ap.parse_args()
     ensure_dirs()
     torch.set_num_threads(2)
@@ -69,8 +71,10 @@ def main():
     if a.reassign:
         reassign(enc)
         return
-    for split in ["eval_voice", "eval_para", "eval_both", "train"]:
+    for split in a.splits.split(","):
         waves, meta = load_split(split)
+        if not waves:
+            sys.exit(f"no clips for split '{split}' under training/data/corpus (synthesize it first)")
         r = encode_waves(enc, waves, batcher)
         torch.save({"meta": meta, "items": r}, os.path.join(OUT, split + ".pt"))
         print(f"{split}: {len(r)} clips encoded", flush=True)

@@ -2,7 +2,7 @@
 # After the encoder changed (runs/encoder/final.pt rewritten): refit the codebook, re-encode the corpus, then train
 # the decoder (from scratch) and the detokenizer (warm-started from the previous units' weights) on the new units,
 # one thread each, side by side. Each step resumes from its checkpoint when re-run. The previous runs are kept
-# (runs/decoder_v2, work/encoded_v2, work/part2/v2_*.pt) until the new pack beats the committed one.
+# (runs/decoder_v2, runs/part2/detok_v2, work/encoded_v2, work/part2/v2_*.pt) until the new pack beats the committed one.
 # usage: sh training/retrain_after_encoder.sh [decoder-minutes] [detok-minutes]
 cd "$(dirname "$0")/.."
 DEC_MIN=${1:-90}
@@ -27,9 +27,9 @@ else
   /usr/bin/python3 training/encode_corpus.py || exit 1
 fi
 echo "== decoder + detokenizer $(date +%T)"
-mkdir -p training/runs/part2/detok_v3
-[ -f training/runs/part2/detok_v3/last.pt ] || cp training/runs/part2/detok/last.pt training/runs/part2/detok_v3/last.pt
-/usr/bin/python3 training/part2/train_detok.py --run training/runs/part2/detok_v3 --minutes "$DETOK_MIN" --threads 1 \
+# The detokenizer is warm-started from the previous units' weights (kept in runs/part2/detok_v2).
+[ -d training/runs/part2/detok_v2 ] || cp -r training/runs/part2/detok training/runs/part2/detok_v2
+/usr/bin/python3 training/part2/train_detok.py --run training/runs/part2/detok --minutes "$DETOK_MIN" --threads 1 \
   >> training/work/logs/detok_s3.log 2>&1 &
 /usr/bin/python3 training/train_decoder.py --minutes "$DEC_MIN" --probe-epochs 12 --threads 1 >> training/work/logs/decoder_s3.log 2>&1
 wait

@@ -147,6 +147,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--probe-epochs", type=int, default=4)
     ap.add_argument("--batch-tokens", type=int, default=2400, help="padded positions per length-bucketed batch")
+    ap.add_argument("--extra-train", default="",
+                    help="comma-separated extra encoded training copies to add (e.g. train2; see synth.py --extra)")
     ap.add_argument("--deadline-minutes", type=float, default=0,
                     help="also stop after this much wall-clock time in this run; the learning-rate schedule is "
                          "compressed so it still ends annealed (for a shared, slower-than-expected machine)")
@@ -158,6 +160,11 @@ def main():
     os.makedirs(os.path.dirname(CKPT), exist_ok=True)
     enc_dir = os.path.join(WORK, "encoded")
     tr = torch.load(os.path.join(enc_dir, "train.pt"))
+    for extra in filter(None, a.extra_train.split(",")):
+        more = torch.load(os.path.join(enc_dir, extra + ".pt"))
+        tr["items"] += more["items"]
+        tr["meta"] += more["meta"]
+        print(f"training copy {extra}: {len(more['items'])} clips", flush=True)
     ev = torch.load(os.path.join(enc_dir, "eval_both.pt"))
     replies = torch.load(os.path.join(enc_dir, "replies.pt"))
     vocab = Vocab()
