@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import WORK  # noqa: E402
 from corpus_text import INTENTS, REPLIES  # noqa: E402
 from infer import build_prompt, generate, load_decoder, load_encoder  # noqa: E402
+from prior import decoder_bias  # noqa: E402
 from models import count_params  # noqa: E402
 from tokens import Vocab, BLANK, MSG_END  # noqa: E402
 from train_encoder import cer  # noqa: E402
@@ -28,6 +29,8 @@ def main():
     torch.set_num_threads(2)
     vocab = Vocab()
     enc, dec = load_encoder(), load_decoder()
+    bias = decoder_bias(vocab, torch.load(os.path.join(os.path.dirname(WORK), "runs", "decoder", "final.pt")))
+    print("text logit bias (prior correction, as the manifest):", bias, flush=True)
     replies = torch.load(os.path.join(WORK, "encoded", "replies.pt"))
     res = {"params": {"encoder_total": count_params(enc), "decoder": count_params(dec)}}
     tables = []
@@ -41,7 +44,7 @@ def main():
             sub = list(zip(meta, items))[: (130 if ctd else None)]   # text+audio decoding is ~4x longer
             for m, it in sub:
                 pr = build_prompt(vocab, it["tokens"].long().numpy(), it["feat"].float().numpy(), ctd, dec.c.feat_dim)
-                txt, aud, gen, _ = generate(dec, vocab, pr, ctd)
+                txt, aud, gen, _ = generate(dec, vocab, pr, ctd, text_bias=bias)
                 steps += len(gen)
                 reply = vocab.decode_text(txt)
                 pred = REPLY_TO_INTENT.get(reply, "other")
@@ -70,12 +73,12 @@ def main():
         j = rng.randrange(len(hist["items"]))
         pr = build_prompt(vocab, hist["items"][j]["tokens"].long().numpy(), hist["items"][j]["feat"].float().numpy(),
                           True, dec.c.feat_dim)
-        _, _, gen, past = generate(dec, vocab, pr, True)
+        _, _, gen, past = generate(dec, vocab, pr, True, text_bias=bias)
         pr2 = build_prompt(vocab, it["tokens"].long().numpy(), it["feat"].float().numpy(), False, dec.c.feat_dim)
         closing = (torch.tensor([[BLANK]]), torch.tensor([[MSG_END]]), torch.zeros(1, 1, dec.c.feat_dim),
                    torch.zeros(1, 1))
         pr2 = tuple(torch.cat([c, p], dim=1) for c, p in zip(closing, pr2))
-        txt, _, _, _ = generate(dec, vocab, pr2, False, past=past)
+        txt, _, _, _ = generate(dec, vocab, pr2, False, past=past, text_bias=bias)
         ok += vocab.decode_text(txt) == REPLIES[m["intent"]]
         n += 1
     res["two_turn_eval_both_text_only_accuracy"] = ok / n

@@ -20,6 +20,7 @@ from common import (CHUNK_FRAMES, DATA, HOP, N_FFT, N_MELS, PACK, RUNS, SEED, SR
                     save_json, num_stream_frames)
 from corpus_text import REPLIES  # noqa: E402
 from infer import build_prompt, generate, load_encoder  # noqa: E402
+from prior import decoder_bias  # noqa: E402
 from models import (CHARS, DecoderConfig, DualHeadDecoder, EncoderConfig, StreamingEncoder,  # noqa: E402
                     count_params, ctc_greedy)
 from tokens import DELAY, SPECIALS, Vocab, SP  # noqa: E402
@@ -163,7 +164,7 @@ def pick_utterances():
 
 
 @torch.no_grad()
-def goldens(enc, dec, vocab):
+def goldens(enc, dec, vocab, text_bias):
     ec, dc = enc.c, dec.c
     utts = pick_utterances()
     # ---- mel front end: two signals (one deliberately not a multiple of 160 samples)
@@ -252,7 +253,7 @@ def goldens(enc, dec, vocab):
         pcm = w.astype(np.float32) / 32768.0
         mel, _, tk, ft, ci, _, _ = run_encoder(pcm, keep_full=0)
         pr = build_prompt(vocab, np.array(tk), ft, ctd, dc.feat_dim)
-        txt, aud, gen, _ = generate(dec, vocab, pr, ctd)
+        txt, aud, gen, _ = generate(dec, vocab, pr, ctd, text_bias=text_bias)
         e2e.append({"user_text": m["text"], "user_intent": m["intent"], "voice": m["voice"],
                     "mode": "speech_ctd" if ctd else "speech_ct", "pcm": tensor_json(pcm), "mel": tensor_json(mel),
                     "encoder_tokens": tensor_json(np.array(tk, np.int64)), "encoder_features": tensor_json(ft),
@@ -277,7 +278,7 @@ def graph_desc(file, ins, outs, desc):
             "bytes": os.path.getsize(os.path.join(PACK, file))}
 
 
-def manifest(enc, dec, vocab, e_io, d_io, training_info):
+def manifest(enc, dec, vocab, e_io, d_io, training_info, text_bias):
     ec, dc = enc.c, dec.c
     sp = {s.strip("<|>"): i for i, s in enumerate(SPECIALS) if not s.startswith("<|reserved")}
     return {
@@ -329,7 +330,9 @@ def manifest(enc, dec, vocab, e_io, d_io, training_info):
                    "max_new_tokens": 200, "max_reply_audio_tokens": 1500},
         "sampling": {"demo_greedy": True,
                      "text": {"temperature": 0.0, "top_k": 5, "repetition_penalty": 1.0, "repetition_window": 16},
-                     "audio": {"temperature": 0.0, "top_k": 5, "repetition_penalty": 1.0, "repetition_window": 64}},
+                     "audio": {"temperature": 0.0, "top_k": 5, "repetition_penalty": 1.0, "repetition_window": 64},
+                     # prior correction of the reply choice (training/prior.py); applied greedy or sampled
+                     "text_logit_bias": {str(k): v for k, v in sorted(text_bias.items())}},
         "graphs": {"encoder_step": graph_desc("encoder_step.onnx", *e_io,
                                               "streaming semantic tokenizer, one 80 ms chunk per call"),
                    "decoder": graph_desc("decoder.onnx", *d_io,
@@ -350,17 +353,22 @@ def main():
     os.makedirs(PACK, exist_ok=True)
     vocab = Vocab()
     info = {}
+    ckpts = {}
 
     def load(kind, ctor, cfg_cls, **kw):
         for fn in ("final.pt", "last.pt"):
             p = os.path.join(RUNS, kind, fn)
             if os.path.exists(p):
                 ck = torch.load(p)
+                ckpts[kind] = ck
                 m = ctor(cfg_cls(**ck["cfg"]))
                 m.load_state_dict(ck["model"])
                 st = ck.get("state", {})
                 info[kind] = {"checkpoint": fn, "train_minutes": round(ck.get("train_minutes",
                               st.get("elapsed", 0) / 60), 1), "steps": ck.get("steps", st.get("step", 0))}
+                for key in ("init", "init_train_minutes", "init_steps", "extra_train", "recovered_from"):
+                    if ck.get(key):
+                        info[kind][key] = ck[key]
                 return m.eval()
         if not a.allow_random:
             raise SystemExit(f"no {kind} checkpoint (use --allow-random for an untrained pack)")
@@ -382,9 +390,11 @@ def main():
         onnx.checker.check_model(onnx.load(os.path.join(PACK, f)))
     print(f"exported in {time.time() - t0:.1f}s", flush=True)
     save_json(os.path.join(PACK, "text_vocab.json"), {str(k): v for k, v in sorted(vocab.token_table().items())})
-    stats = goldens(enc, dec, vocab)
+    text_bias = decoder_bias(vocab, ckpts.get("decoder"))
+    info["decoder"]["text_logit_bias"] = {vocab.token_table()[k]: v for k, v in text_bias.items()}
+    stats = goldens(enc, dec, vocab, text_bias)
     info.update(stats)
-    save_json(os.path.join(PACK, "manifest.json"), manifest(enc, dec, vocab, e_io, d_io, info))
+    save_json(os.path.join(PACK, "manifest.json"), manifest(enc, dec, vocab, e_io, d_io, info, text_bias))
     for f in sorted(os.listdir(PACK)):
         p = os.path.join(PACK, f)
         print(f"{f:28s} {os.path.getsize(p) if os.path.isfile(p) else '-'}")

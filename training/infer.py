@@ -63,11 +63,12 @@ def build_prompt(vocab, codes, feats, mode_ctd, feat_dim):
 
 
 @torch.no_grad()
-def generate(dec, vocab, prompt, mode_ctd, past=None, max_new=160, trace=None):
+def generate(dec, vocab, prompt, mode_ctd, past=None, max_new=160, trace=None, text_bias=None):
     """prompt: (text_ids, audio_ids, features, feature_mask) tensors [1,T,...] (may start with the previous
     turn's closing position). Returns text ids (without eos), audio code ids (without offset), the full list of
     generated (text, audio) positions (the last one, the closing position (text_blank, msg_end), is NOT in the
-    returned past: it starts the next turn's prefill) and the new past."""
+    returned past: it starts the next turn's prefill) and the new past. text_bias {token id: value} is added to the
+    text logits before every choice (the manifest's sampling.text.logit_bias)."""
     t_ids, a_ids, feats, fmask = prompt
     tl, al, past = dec(t_ids, a_ids, feats, fmask, past=past)
     if trace is not None:
@@ -76,8 +77,13 @@ def generate(dec, vocab, prompt, mode_ctd, past=None, max_new=160, trace=None):
     text_done = False
     zero_f = torch.zeros(1, 1, feats.shape[-1])
     zero_m = torch.zeros(1, 1)
+    bias = None
+    if text_bias:
+        bias = torch.zeros(tl.shape[-1])
+        for k, v in text_bias.items():
+            bias[k] = v
     for step in range(max_new):
-        t = int(torch.argmax(tl[0]))
+        t = int(torch.argmax(tl[0] if bias is None else tl[0] + bias))
         a = int(torch.argmax(al[0]))
         if text_done:
             t = BLANK

@@ -5,6 +5,7 @@ Time-budgeted, checkpoints every few minutes, resumes automatically.
 usage: python3 training/train_decoder.py [--minutes 18]
 """
 import argparse
+import math
 import os
 import random
 import sys
@@ -29,7 +30,17 @@ CTD_SHARE = 0.12
 FEATURE_DROP = 0.1      # share of user positions whose continuous feature is zeroed (robustness to bad frames)
 
 
-def make_dialogue(vocab, items, meta, replies, rng, feat_dim, code_noise=0.08):
+def time_warp(codes, feat, rng, max_rate):
+    """Speaking-rate change in feature space: resample the 12.5 Hz positions of one user turn (codes and features
+    together) at a random rate in [1/max_rate, max_rate] by nearest index, so a voice that speaks faster or slower
+    than every training voice still looks familiar to the decoder."""
+    r = math.exp(rng.uniform(-math.log(max_rate), math.log(max_rate)))
+    n = len(codes)
+    idx = np.minimum(np.round(np.arange(0, n, r)).astype(np.int64), n - 1)
+    return codes[idx], feat[torch.from_numpy(idx)]
+
+
+def make_dialogue(vocab, items, meta, replies, rng, feat_dim, code_noise=0.08, warp=0.0):
     n_turns = rng.choices([1, 2, 3], weights=[0.8, 0.17, 0.03])[0]
     T, A, FI, LT, LA, LW = [], [], [], [], [], []
     feats = []
@@ -41,9 +52,12 @@ def make_dialogue(vocab, items, meta, replies, rng, feat_dim, code_noise=0.08):
         if code_noise:
             flip = np.random.default_rng(rng.randrange(1 << 30)).random(len(codes)) < code_noise
             codes[flip] = np.random.default_rng(rng.randrange(1 << 30)).integers(0, vocab.n_codes, int(flip.sum()))
+        feat = it["feat"].float()
+        if warp > 1.0 and rng.random() < 0.5:
+            codes, feat = time_warp(codes, feat, rng, warp)
         ut, ua, uf = user_turn(vocab, codes, ctd)
         base = len(feats) and sum(len(f) for f in feats)
-        feats.append(it["feat"].float())
+        feats.append(feat)
         rt, ra = assistant_turn(vocab, REPLIES[intent], replies[intent]["tokens"].long().tolist(), ctd)
         start = len(T)
         T += ut + rt
@@ -152,6 +166,11 @@ def main():
     ap.add_argument("--deadline-minutes", type=float, default=0,
                     help="also stop after this much wall-clock time in this run; the learning-rate schedule is "
                          "compressed so it still ends annealed (for a shared, slower-than-expected machine)")
+    ap.add_argument("--init", default="",
+                    help="warm start: decoder weights from this checkpoint (e.g. one recover_from_onnx.py wrote), a "
+                         "fresh optimizer and schedule; the probe is pre-trained with the adaptor frozen")
+    ap.add_argument("--time-warp", type=float, default=0.0,
+                    help="half the user turns are resampled at a rate in [1/W, W] (e.g. 1.2; 0: off, as committed)")
     a = ap.parse_args()
     ensure_dirs()
     torch.set_num_threads(a.threads)
@@ -185,6 +204,14 @@ def main():
         state = ck["state"]
         rng.seed(SEED + 5 + state["step"])
         print(f"resumed at step {state['step']} elapsed {state['elapsed'] / 60:.1f} min", flush=True)
+    elif a.init:
+        ini = torch.load(a.init)
+        assert DecoderConfig(**ini["cfg"]) == cfg, "--init weights have another decoder config"
+        dec.load_state_dict(ini["model"])
+        state["init"] = a.init
+        state["init_train_minutes"] = ini.get("train_minutes", 0)
+        state["init_steps"] = ini.get("steps", 0)
+        print(f"warm start from {a.init}", flush=True)
     print(f"decoder params {count_params(dec)} vocab {vocab.size} train clips {len(tr['items'])}", flush=True)
     budget = a.minutes * 60
 
@@ -210,7 +237,7 @@ def main():
         """Length-bucketed batch: dialogues range from ~45 to ~250 positions, so random batches were mostly
         padding. Take similar lengths from a sorted pool, as many as fit the token budget."""
         while len(pool) < 8 * a.batch:
-            pool.append(make_dialogue(vocab, tr["items"], tr["meta"], replies, rng, feat_dim))
+            pool.append(make_dialogue(vocab, tr["items"], tr["meta"], replies, rng, feat_dim, warp=a.time_warp))
         pool.sort(key=lambda d: len(d[0]))
         i = rng.randrange(len(pool))
         n = max(4, min(64, a.batch_tokens // len(pool[i][0])))
@@ -222,8 +249,9 @@ def main():
     items, meta = tr["items"], tr["meta"]
     if not state.get("probe_pretrained"):
         # Phase 1 (cheap: adaptor + probe only, per-position MLPs): make the features intent-salient.
-        popt = torch.optim.AdamW(list(dec.adaptor.parameters()) + list(probe.parameters()), lr=1e-3,
-                                 weight_decay=0.01)
+        # (a warm start keeps its trained adaptor: only the new probe learns here)
+        popt = torch.optim.AdamW(([] if state.get("init") else list(dec.adaptor.parameters()))
+                                 + list(probe.parameters()), lr=1e-3, weight_decay=0.01)
         t_p = time.time()
         for ep in range(a.probe_epochs):
             order = list(range(len(items)))
@@ -281,8 +309,14 @@ def main():
     save()
     acc = quick_eval(dec, vocab, ev, n=200)
     print(f"FINAL held-out voices+paraphrases text-only greedy reply accuracy {acc:.3f}", flush=True)
+    counts = {}
+    for m in tr["meta"]:
+        counts[m["intent"]] = counts.get(m["intent"], 0) + 1
     torch.save({"model": dec.state_dict(), "cfg": cfg_dict(cfg), "train_minutes": state["elapsed"] / 60,
-                "steps": state["step"]}, os.path.join(RUNS, "decoder", "final.pt"))
+                "steps": state["step"], "init": state.get("init"), "extra_train": a.extra_train,
+                "init_train_minutes": state.get("init_train_minutes"), "init_steps": state.get("init_steps"),
+                "intent_clip_counts": counts},   # -> the prior correction of the manifest (prior.py)
+               os.path.join(RUNS, "decoder", "final.pt"))
 
 
 if __name__ == "__main__":

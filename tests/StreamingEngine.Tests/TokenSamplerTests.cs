@@ -34,6 +34,26 @@ public sealed class TokenSamplerTests
     }
 
     [Fact]
+    public void Logit_bias_is_added_before_the_choice_and_leaves_the_input_alone()
+    {
+        var bias = new float[640];
+        bias[29] = -0.7f;
+        bias[40] = 0.5f;
+        var sampler = new TokenSampler(SamplerSettings.Greedy, 640, logitBias: bias);
+        var logits = new float[640];
+        logits[29] = 1.0f;   // 0.3 after the bias
+        logits[33] = 0.6f;
+        Assert.Equal(33, sampler.Sample(logits));
+        Assert.Equal(1.0f, logits[29]);
+        logits[40] = 0.2f;   // 0.7 after the bias
+        Assert.Equal(40, sampler.Sample(logits));
+        var scores = new float[640];
+        sampler.GetPenalizedLogits(logits, scores);
+        Assert.Equal(1.0f - 0.7f, scores[29], 6);
+        Assert.Throws<ArgumentException>(() => new TokenSampler(SamplerSettings.Greedy, 640, logitBias: new float[10]));
+    }
+
+    [Fact]
     public void Top_k_one_is_greedy_at_any_temperature()
     {
         var sampler = new TokenSampler(new SamplerSettings(1.5, 1, 1, 0), 640, seed: 3);

@@ -39,7 +39,7 @@ class DiTConfig:
 
 def rope_cos_sin(pos, dim, theta):
     """pos float [T] -> cos, sin [T, dim] (rotate-half layout)."""
-    inv = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
+    inv = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float32, device=pos.device) / dim))
     ang = pos.to(torch.float32)[:, None] * inv[None, :]
     ang = torch.cat([ang, ang], dim=-1)
     return torch.cos(ang), torch.sin(ang)
@@ -53,7 +53,7 @@ def apply_rope(x, cos, sin):
 def timestep_embedding(t, dim):
     """t [N] in [0,1] -> [N, dim] sinusoid of 1000 t (half cos, half sin)."""
     half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
     a = (t.to(torch.float32) * 1000.0)[:, None] * freqs[None, :]
     return torch.cat([torch.cos(a), torch.sin(a)], dim=-1)
 
@@ -143,7 +143,7 @@ class DiT(nn.Module):
         mask [B,T,T] bool (query, key). Returns velocity [B,T,80]."""
         B = x.shape[0]
         c_w = self.cond(t)[:, None, :]                                        # [B,1,dc]
-        c_p = self.cond(torch.full((1,), T_CLEAN))[:, None, :]                # [1,1,dc]
+        c_p = self.cond(torch.full((1,), T_CLEAN, device=x.device))[:, None, :]          # [1,1,dc]
         sel = is_prefix.unsqueeze(-1).to(x.dtype)
         cos, sin = rope_cos_sin(pos, self.c.head_dim, self.c.rope_theta)
         h = self.inp(x) + self.tok(tokens)

@@ -74,21 +74,29 @@ def sha(p):
     return h.hexdigest()
 
 
-def export(dit, voc):
+def export_dit(dit, dpath):
     c = dit.c
     L, H, hd = c.n_layers, c.n_heads, c.head_dim
     args = (torch.randn(1, 12, 80), torch.randint(0, 512, (1, 12)), torch.tensor([0.5]), torch.tensor([8]),
             torch.randn(L, H, 8, hd), torch.randn(L, H, 8, hd))
-    dpath = os.path.join(PACK, "detokenizer_step.onnx")
     torch.onnx.export(DiTStep(dit), args, dpath, opset_version=OPSET,
                       input_names=["x_t", "tokens", "t", "start_frame", "cache_k", "cache_v"],
                       output_names=["velocity", "k_chunk", "v_chunk"],
                       dynamic_axes={"x_t": {1: "frames"}, "tokens": {1: "frames"}, "cache_k": {2: "cache_frames"},
                                     "cache_v": {2: "cache_frames"}, "velocity": {1: "frames"},
                                     "k_chunk": {2: "frames"}, "v_chunk": {2: "frames"}})
-    vpath = os.path.join(PACK, "vocoder.onnx")
+
+
+def export_vocoder(voc, vpath):
     torch.onnx.export(VocWrap(voc), (torch.randn(1, 20, 80),), vpath, opset_version=OPSET, input_names=["mel"],
                       output_names=["audio"], dynamic_axes={"mel": {1: "frames"}, "audio": {1: "samples"}})
+
+
+def export(dit, voc):
+    dpath = os.path.join(PACK, "detokenizer_step.onnx")
+    vpath = os.path.join(PACK, "vocoder.onnx")
+    export_dit(dit, dpath)
+    export_vocoder(voc, vpath)
     return dpath, vpath
 
 

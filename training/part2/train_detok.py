@@ -36,6 +36,25 @@ class DetokData:
             self.toks.append(t.numpy().astype(np.int64))
         self.n = len(self.mels)
 
+    @classmethod
+    def from_pack(cls, path, split="train"):
+        """Read the compact pack written by pack_detok_data.py (8-bit train mels, float16 eval mels)."""
+        import io
+        import lzma
+        from pack_detok_data import dequantise
+        with lzma.open(path, "rb") as f:
+            z = np.load(io.BytesIO(f.read()))
+        self = cls.__new__(cls)
+        lens = z[split + "_tok_len"]
+        tok, mel = z[split + "_tok"].astype(np.int64), z[split + "_mel"]
+        mel = dequantise(mel) if mel.dtype == np.uint8 else mel.astype(np.float32)
+        ends = np.cumsum(lens)
+        self.toks = [tok[e - n:e] for e, n in zip(ends, lens)]
+        self.mels = [mel[UPSAMPLE * (e - n):UPSAMPLE * e] for e, n in zip(ends, lens)]
+        self.info = {"pack": os.path.basename(path)}
+        self.n = len(self.mels)
+        return self
+
 
 def sample_item(rng, n_tok, max_prefix_tok=60):
     """Returns (start token of the prefix crop-free sequence is always 0) prefix segments [(a,b)...], window (s,e)."""
@@ -88,17 +107,57 @@ def make_batch(data, rng, bs):
     return (torch.from_numpy(x1), torch.from_numpy(tok), torch.from_numpy(is_pre), torch.from_numpy(win), mask)
 
 
-def fm_loss(model, batch, rng_t):
-    x1, tok, is_pre, win, mask = batch
+def fm_loss(model, batch, rng_t, device="cpu", amp=False):
+    x1, tok, is_pre, win, mask = [b.to(device, non_blocking=True) for b in batch]
     B, T, _ = x1.shape
-    t = torch.rand(B, generator=rng_t)
-    x0 = torch.randn(x1.shape, generator=rng_t)
+    t = torch.rand(B, generator=rng_t, device=device)
+    x0 = torch.randn(x1.shape, generator=rng_t, device=device)
     xt = (1 - t[:, None, None]) * x0 + t[:, None, None] * x1
     x = torch.where(is_pre[..., None], x1, xt)
-    v = model.forward_train(x, tok, torch.arange(T), is_pre, t, mask)
+    if amp:
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            v = model.forward_train(x, tok, torch.arange(T, device=device), is_pre, t, mask)
+        v = v.float()
+    else:
+        v = model.forward_train(x, tok, torch.arange(T, device=device), is_pre, t, mask)
     err = ((v - (x1 - x0)) ** 2).mean(-1)
     w = win.float()
     return (err * w).sum() / w.sum()
+
+
+@torch.no_grad()
+def eval_l1(model, data, device="cpu", n_steps=6, seed=1234):
+    """Whole-utterance Euler sampling (no prefix, N steps) on every clip of `data`, fixed start noise -> mean |mel
+    error| per frame and bin. A cheap stand-in for evaluate_part2.py's streaming L1, for choosing between runs."""
+    g = torch.Generator(device=device).manual_seed(seed)
+    tot, n = 0.0, 0
+    for mel, tok in zip(data.mels, data.toks):
+        x1 = torch.from_numpy(mel)[None].to(device)
+        tk = torch.from_numpy(np.repeat(tok, UPSAMPLE))[None].to(device)
+        T = x1.shape[1]
+        x = torch.randn(x1.shape, generator=g, device=device)
+        pre = torch.zeros(1, T, dtype=torch.bool, device=device)
+        mask = torch.ones(1, T, T, dtype=torch.bool, device=device)
+        for k in range(n_steps):
+            t = torch.full((1,), k / n_steps, device=device)
+            x = x + model.forward_train(x, tk, torch.arange(T, device=device), pre, t, mask).float() / n_steps
+        tot += (x - x1).abs().sum().item()
+        n += x1.numel()
+    return tot / n
+
+
+def batches(data, rng, bs, depth=4):
+    """Build batches on a background thread (numpy and mask building overlap the GPU step)."""
+    import queue
+    import threading
+    q = queue.Queue(maxsize=depth)
+
+    def work():
+        while True:
+            q.put(make_batch(data, rng, bs))
+    threading.Thread(target=work, daemon=True).start()
+    while True:
+        yield q.get()
 
 
 def main():
@@ -110,43 +169,97 @@ def main():
     ap.add_argument("--total-steps", type=int, default=8000)
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--run", default=os.path.join(RUNS2, "detok"))
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda on a device machine (bfloat16 autocast)")
+    ap.add_argument("--data-pack", default="", help="compact data from pack_detok_data.py instead of training/data")
+    ap.add_argument("--init", default="", help="start from these weights (fresh optimizer and schedule)")
+    ap.add_argument("--cfg", default="", help="DiTConfig overrides, e.g. d_model=256,n_layers=8,d_ff=1024")
+    ap.add_argument("--ema", type=float, default=0.0, help="keep an EMA of the weights; saved as 'model'")
+    ap.add_argument("--time-schedule", action="store_true",
+                    help="cosine learning rate over the --minutes budget instead of --total-steps")
+    ap.add_argument("--eval-every", type=float, default=0, help="minutes between eval_l1 measurements (0: off)")
     a = ap.parse_args()
     ensure_dirs()
     torch.set_num_threads(a.threads)
     os.makedirs(a.run, exist_ok=True)
-    data = DetokData("train")
-    print("tokens from", data.info, flush=True)
+    dev = torch.device(a.device)
+    amp = dev.type == "cuda"
+    if a.data_pack:
+        data, ev = DetokData.from_pack(a.data_pack, "train"), DetokData.from_pack(a.data_pack, "eval")
+    else:
+        data = DetokData("train")
+        ev = DetokData("eval") if a.eval_every else None
+    print("tokens from", data.info, "clips", data.n, flush=True)
     cfg = DiTConfig()
-    model = DiT(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    for kv in filter(None, a.cfg.split(",")):
+        k, v = kv.split("=")
+        setattr(cfg, k, type(getattr(cfg, k))(v))
     step, elapsed = 0, 0.0
     last = os.path.join(a.run, "last.pt")
-    if os.path.exists(last):
-        ck = torch.load(last)
-        model.load_state_dict(ck["model"])
+    ck = torch.load(last, map_location="cpu") if os.path.exists(last) else None
+    if ck is not None:
+        cfg = DiTConfig(**ck["cfg"])
+    model = DiT(cfg).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    ema = None
+    if ck is not None:
+        model.load_state_dict(ck.get("raw", ck["model"]))
         opt.load_state_dict(ck["opt"])
         step, elapsed = ck["step"], ck["elapsed"]
         print(f"resumed at step {step} ({elapsed / 60:.1f} min)", flush=True)
-    print("dit params", count_params(model), flush=True)
+    elif a.init:
+        ini = torch.load(a.init, map_location="cpu")
+        assert DiTConfig(**ini["cfg"]) == cfg, "init weights have another config"
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ini["model"].items()})
+        print(f"initialised from {a.init} (step {ini.get('step')})", flush=True)
+    if a.ema:
+        ema = [p.detach().clone() for p in model.parameters()]
+        if ck is not None and "raw" in ck:
+            ema = [ck["model"][n].to(dev).clone() for n, _ in model.named_parameters()]
+    print("dit params", count_params(model), "config", cfg_dict(cfg), flush=True)
     rng = np.random.default_rng(step + 17)
-    rng_t = torch.Generator().manual_seed(step + 5)
+    rng_t = torch.Generator(device=dev).manual_seed(step + 5)
     t0, start_elapsed = time.time(), elapsed
     agg, nagg = 0.0, 0
+    source = batches(data, rng, a.bs) if amp else (make_batch(data, rng, a.bs) for _ in iter(int, 1))
+
+    def ema_state():
+        sd = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        if ema is not None:
+            for (n, _), e in zip(model.named_parameters(), ema):
+                sd[n] = e.detach().cpu().clone()
+        return sd
 
     def save():
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
-                    "cfg": cfg_dict(cfg), "tokens_info": data.info}, last + ".tmp")
+        state = {"model": ema_state(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
+                 "cfg": cfg_dict(cfg), "tokens_info": data.info}
+        if ema is not None:
+            state["raw"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        torch.save(state, last + ".tmp")
         os.replace(last + ".tmp", last)
 
-    while time.time() - t0 < a.minutes * 60:
-        lr = a.lr * min(1.0, (step + 1) / 200) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / a.total_steps))))
+    def evaluate():
+        if ema is None:
+            return eval_l1(model, ev, dev)
+        m = DiT(cfg).to(dev)
+        m.load_state_dict(ema_state())
+        return eval_l1(m.eval(), ev, dev)
+
+    t_eval = time.time()
+    budget = a.minutes * 60
+    while time.time() - t0 < budget:
+        frac = (time.time() - t0) / budget if a.time_schedule else min(1.0, step / a.total_steps)
+        lr = a.lr * min(1.0, (step + 1) / 200) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        loss = fm_loss(model, make_batch(data, rng, a.bs), rng_t)
+        loss = fm_loss(model, next(source), rng_t, dev, amp)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if ema is not None:
+            with torch.no_grad():
+                for e, p in zip(ema, model.parameters()):
+                    e.lerp_(p.detach(), 1 - a.ema)
         step += 1
         elapsed = start_elapsed + time.time() - t0
         agg += loss.item()
@@ -156,7 +269,12 @@ def main():
             agg, nagg = 0.0, 0
         if step % a.save_every == 0:
             save()
+        if a.eval_every and time.time() - t_eval > a.eval_every * 60:
+            print(f"step {step} eval_l1(N=6, whole) {evaluate():.4f}", flush=True)
+            t_eval = time.time()
     save()
+    if ev is not None:
+        print(f"final step {step} eval_l1(N=6, whole) {evaluate():.4f}", flush=True)
     print(f"done step {step} elapsed {elapsed / 60:.1f} min", flush=True)
 
 

@@ -77,6 +77,7 @@ internal sealed partial class ManifestValidator
         var sampling = Req(m.Sampling, "sampling");
         ValidateSampler(Req(sampling.Text, "sampling.text"), "sampling.text", vocab.Size);
         ValidateSampler(Req(sampling.Audio, "sampling.audio"), "sampling.audio", vocab.Size);
+        ValidateLogitBias(sampling.TextLogitBias, "sampling.text_logit_bias", vocab.Size);
         if (m.Golden?.Tolerance is { } tolerance)
         {
             foreach (var (name, value) in tolerance)
@@ -427,6 +428,27 @@ internal sealed partial class ManifestValidator
         if (s.MaxReplyAudioTokens is { } maxAudio)
         {
             AtLeast(maxAudio, 1, "stream.max_reply_audio_tokens");
+        }
+    }
+
+    private void ValidateLogitBias(IReadOnlyDictionary<string, double>? bias, string path, long vocabSize)
+    {
+        if (bias is null)
+        {
+            return;
+        }
+
+        foreach (var (key, value) in bias)
+        {
+            if (!long.TryParse(key, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id >= vocabSize)
+            {
+                throw Fail($"{path}.{key}", $"{path}.{key} is not a token id: the keys must be ids in [0, vocab.size = {vocabSize}).");
+            }
+
+            if (!double.IsFinite(value))
+            {
+                throw Fail($"{path}.{key}", $"{path}.{key} is {Num(value)} but must be a finite number.");
+            }
         }
     }
 

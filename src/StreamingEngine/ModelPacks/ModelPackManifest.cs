@@ -184,6 +184,9 @@ public sealed record SamplingSection
     public bool? DemoGreedy { get; init; }
     public SamplerSection? Text { get; init; }
     public SamplerSection? Audio { get; init; }
+
+    /// <summary>Text id (as a string key) → value added to the text logits before every choice, greedy or sampled.</summary>
+    public IReadOnlyDictionary<string, double>? TextLogitBias { get; init; }
 }
 
 public sealed record SamplerSection

@@ -1,8 +1,8 @@
 namespace VoiceAgent.StreamingEngine.Sampling;
 
 /// <summary>
-/// Picks the next id of one token stream from a logits row: repetition penalty over a window of recently accepted ids,
-/// then argmax (temperature 0 or top-k 1; ties go to the lowest id, as <c>torch.argmax</c>) or top-k sampling at the
+/// Picks the next id of one token stream from a logits row: an optional fixed logit bias (the pack's
+/// <c>sampling.text_logit_bias</c>), repetition penalty over a window of recently accepted ids, then argmax (temperature 0 or top-k 1; ties go to the lowest id, as <c>torch.argmax</c>) or top-k sampling at the
 /// temperature with a seeded <see cref="Random"/>. All scratch is allocated in the constructor: <see cref="Sample"/> and
 /// <see cref="Accept"/> allocate nothing. One sampler per stream per conversation; not thread-safe.
 /// </summary>
@@ -14,6 +14,7 @@ public sealed class TokenSampler
     private readonly int[] _topIds;
     private readonly float[] _topValues;
     private readonly double[] _weights;
+    private readonly float[]? _bias;
     private Random _random;
     private int _stampValue;
     private int _windowCount;
@@ -22,10 +23,21 @@ public sealed class TokenSampler
     /// <param name="settings">Sampling settings.</param>
     /// <param name="vocabSize">Width of a logits row.</param>
     /// <param name="seed">Seed of the RNG (reproducible sampling); null = a random seed.</param>
-    public TokenSampler(SamplerSettings settings, int vocabSize, int? seed = null)
+    /// <param name="logitBias">Added to every logits row before anything else (empty = none; else <paramref name="vocabSize"/> values, copied).</param>
+    public TokenSampler(SamplerSettings settings, int vocabSize, int? seed = null, ReadOnlySpan<float> logitBias = default)
     {
         settings.Validate();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vocabSize);
+        if (!logitBias.IsEmpty)
+        {
+            if (logitBias.Length != vocabSize)
+            {
+                throw new ArgumentException($"The logit bias has {logitBias.Length} values but the vocabulary has {vocabSize}.", nameof(logitBias));
+            }
+
+            _bias = logitBias.ToArray();
+        }
+
         Settings = settings;
         VocabSize = vocabSize;
         Seed = seed;
@@ -64,20 +76,27 @@ public sealed class TokenSampler
         }
 
         ReadOnlySpan<float> scores = logits;
-        if (PenaltyActive && _windowCount > 0)
+        if (_bias is not null || (PenaltyActive && _windowCount > 0))
         {
-            logits.CopyTo(_scratch);
-            ApplyPenalty(_scratch);
+            GetPenalizedLogits(logits, _scratch);
             scores = _scratch;
         }
 
         return Settings.IsGreedy ? ArgMax(scores) : SampleTopK(scores);
     }
 
-    /// <summary>Writes the penalised scores of <paramref name="logits"/> to <paramref name="destination"/> (what <see cref="Sample"/> ranks).</summary>
+    /// <summary>Writes the biased, penalised scores of <paramref name="logits"/> to <paramref name="destination"/> (what <see cref="Sample"/> ranks).</summary>
     public void GetPenalizedLogits(ReadOnlySpan<float> logits, Span<float> destination)
     {
         logits.CopyTo(destination);
+        if (_bias is not null)
+        {
+            for (var i = 0; i < _bias.Length; i++)
+            {
+                destination[i] += _bias[i];
+            }
+        }
+
         if (PenaltyActive && _windowCount > 0)
         {
             ApplyPenalty(destination);

@@ -24,7 +24,15 @@ public sealed class ReplyGenerator
         DefaultTextSampling = greedy ? SamplerSettings.Greedy : SamplerSettings.From(sampling.Text!);
         DefaultAudioSampling = greedy ? SamplerSettings.Greedy : SamplerSettings.From(sampling.Audio!);
         DefaultMaxAudioTokens = decoder.Pack.Manifest.Stream!.MaxReplyAudioTokens ?? int.MaxValue;
+        TextLogitBias = BuildBias(sampling.TextLogitBias, decoder.VocabSize);
     }
+
+    /// <summary>
+    /// <c>sampling.text_logit_bias</c> as a dense row (empty when the pack has none). The demo pack uses it for a
+    /// prior correction: its fallback reply had twice the training clips of any other, so its first word carries
+    /// log 2 of extra prior that held-out callers, who ask every intent equally often, do not share.
+    /// </summary>
+    public ReadOnlyMemory<float> TextLogitBias { get; }
 
     /// <summary>The decoder.</summary>
     public DualHeadDecoder Decoder { get; }
@@ -164,6 +172,7 @@ public sealed class ReplyGenerator
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(words);
         var t = Tokens;
         var checkpoint = state.CreateCheckpoint();
+        var scratch = TextLogitBias.IsEmpty ? [] : new float[Decoder.VocabSize];
         var confidence = 1.0;
         var found = 0;
         string? first = null;
@@ -173,7 +182,7 @@ public sealed class ReplyGenerator
             var ctd = mode == OutputMode.TextAndAudio;
             for (var step = 0; step < words + t.AudioDelay + 2 && found < words; step++)
             {
-                var (textId, p) = ArgMaxProbability(state.TextLogits);
+                var (textId, p) = BiasedArgMaxProbability(state.TextLogits, scratch);
                 if (textId == t.TextEos)
                 {
                     break;
@@ -199,6 +208,38 @@ public sealed class ReplyGenerator
         }
 
         return new CompletionEstimate(found == 0 ? 0 : confidence, found, first);
+    }
+
+    private static float[] BuildBias(IReadOnlyDictionary<string, double>? bias, int vocabSize)
+    {
+        if (bias is null || bias.Count == 0)
+        {
+            return [];
+        }
+
+        var row = new float[vocabSize];
+        foreach (var (key, value) in bias)
+        {
+            row[int.Parse(key, System.Globalization.CultureInfo.InvariantCulture)] = (float)value;
+        }
+
+        return row;
+    }
+
+    private (long Id, double Probability) BiasedArgMaxProbability(ReadOnlySpan<float> logits, float[] scratch)
+    {
+        var bias = TextLogitBias.Span;
+        if (bias.IsEmpty)
+        {
+            return ArgMaxProbability(logits);
+        }
+
+        for (var i = 0; i < logits.Length; i++)
+        {
+            scratch[i] = logits[i] + bias[i];
+        }
+
+        return ArgMaxProbability(scratch.AsSpan(0, logits.Length));
     }
 
     private static (long Id, double Probability) ArgMaxProbability(ReadOnlySpan<float> logits)
@@ -250,7 +291,7 @@ public sealed class ReplyRun
         _state = state;
         _mode = options.Mode;
         var vocab = generator.Decoder.VocabSize;
-        _text = new TokenSampler(options.TextSampling ?? generator.DefaultTextSampling, vocab, options.Seed);
+        _text = new TokenSampler(options.TextSampling ?? generator.DefaultTextSampling, vocab, options.Seed, generator.TextLogitBias.Span);
         _audio = new TokenSampler(options.AudioSampling ?? generator.DefaultAudioSampling, vocab, options.Seed + 1);
         _maxNew = options.MaxNewTokens ?? generator.Tokens.MaxNewTokens;
         _maxAudio = options.MaxAudioTokens ?? generator.DefaultMaxAudioTokens;

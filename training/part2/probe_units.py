@@ -1,0 +1,254 @@
+"""How much of slt's speech can a 12.5 Hz representation carry? Same small regressor, different inputs.
+
+The detokenizer's resynthesis is unintelligible (WER ~100 %) although the vocoder alone is not (copy-synthesis
+29.5 / 11.4 %). This probe separates "the units lack the information" from "the DiT has not learned to use it":
+a deterministic regressor (12.5 Hz input -> conv stack -> x4 upsampling -> 50 Hz normalised mel, L1 + MSE) is
+trained for the same few minutes on each candidate input, and its mels are vocoded by the pack's vocoder and
+recognised by pocketsphinx. A regressor predicts the conditional mean (over-smoothed, like the DiT at N = 1), so
+its WER is a pessimistic bound on what a generative detokenizer could do with the same input; what matters here
+is the ranking of the inputs.
+
+Inputs (all from the pack's encoder on the slt corpus of make_data.py):
+  units512    the current semantic tokens (k-means 512 of the final 256-d feature)
+  units4096   k-means 4096 of the same feature (a larger codebook, as Kimi's 16384)
+  feat        the continuous 256-d feature itself (no quantisation: the upper bound of this encoder's last layer)
+  feat+l1     the feature plus layer 1's hidden states (2 x 192, pooled to 12.5 Hz): an earlier, more acoustic layer
+  unitsL1_4096 k-means 4096 of [feature ; layer-1 hidden], each part standardised (a joint unit inventory)
+  vq1024, vq4096  a learned single-codebook VQ bottleneck on the feature, trained jointly with the regressor for
+              reconstruction (straight-through, commitment 0.25, dead codes restarted from the batch): one token per
+              80 ms as in the contract, but chosen to keep what the mel needs instead of k-means clusters
+  vqL1_1024, vqL1_4096  the same learned VQ over [feature ; layer-1 hidden]
+
+usage: /usr/bin/python3 training/part2/probe_units.py [--minutes 6] [--threads 1] [--inputs units512,feat,...]
+Writes training/work/part2/eval/probe_units.json.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common2 import DATA2, TRAINING, WORK2, load_json, save_json  # noqa: E402
+from evaluate_part2 import OUT, recognize, wer  # noqa: E402
+from tokenize_data import assign, kmeans  # noqa: E402
+from vocoder import Vocoder, VocoderConfig  # noqa: E402
+sys.path.insert(0, TRAINING)
+from data import MelBatcher  # noqa: E402
+from infer import load_encoder  # noqa: E402
+
+N_REPLIES = 13
+LAYER = 1
+
+
+def clips(split):
+    z = np.load(os.path.join(DATA2, f"slt_{split}.npz"))
+    a, o, mel, mo = z["audio"], z["offsets"], z["mel"], z["mel_offsets"]
+    return ([a[o[i]:o[i + 1]] for i in range(len(o) - 1)], [mel[mo[i]:mo[i + 1]] for i in range(len(mo) - 1)])
+
+
+@torch.no_grad()
+def encode(enc, waves, bs=32):
+    """-> per clip: tokens [n], feature [n, 256], layer-LAYER hidden pooled to 12.5 Hz [n, 384]."""
+    grab = {}
+    hook = enc.layers[LAYER].register_forward_hook(lambda m, i, o: grab.__setitem__("h", o))
+    batcher = MelBatcher()
+    out = [None] * len(waves)
+    order = np.argsort([len(w) for w in waves])
+    for s in range(0, len(order), bs):
+        idx = order[s:s + bs]
+        mel, _ = batcher([waves[j] for j in idx])
+        r = enc(mel)
+        h = grab["h"]
+        for b, j in enumerate(idx):
+            n = len(waves[j]) // 1280
+            out[j] = (r["tokens"][b, :n].long(), r["feat"][b, :n].float(),
+                      h[b, :2 * n].reshape(n, -1).float())
+    hook.remove()
+    return out
+
+
+class LearnedVQ(nn.Module):
+    """Euclidean VQ over a projection of the input; returns (quantised, ids, loss)."""
+
+    def __init__(self, d_in, n_codes, dim=64):
+        super().__init__()
+        self.proj = nn.Linear(d_in, dim)
+        self.codebook = nn.Parameter(torch.randn(n_codes, dim) * 0.1)
+        self.register_buffer("usage", torch.ones(n_codes))
+        self.started = False
+
+    def forward(self, x):
+        z = self.proj(x)
+        flat = z.reshape(-1, z.shape[-1])
+        if self.training and not self.started:     # start from data points, not from noise
+            with torch.no_grad():
+                self.codebook.data.copy_(flat[torch.randint(0, len(flat), (len(self.codebook),))])
+            self.started = True
+        d = (flat * flat).sum(1, keepdim=True) - 2 * flat @ self.codebook.T + (self.codebook ** 2).sum(1)[None]
+        ids = d.argmin(1)
+        q = self.codebook[ids].view_as(z)
+        loss = F.mse_loss(q, z.detach()) + 0.25 * F.mse_loss(z, q.detach())
+        if self.training:
+            with torch.no_grad():
+                self.usage.mul_(0.99).index_add_(0, ids, torch.ones_like(ids, dtype=torch.float))
+                dead = (self.usage < 0.03).nonzero().flatten()     # unused for ~350 steps
+                if len(dead):
+                    pick = torch.randint(0, len(flat), (len(dead),))
+                    self.codebook.data[dead] = flat[pick].detach()
+                    self.usage[dead] = 1.0
+        return z + (q - z).detach(), ids.view(z.shape[:-1]), loss
+
+
+class Regressor(nn.Module):
+    def __init__(self, d_in, n_codes=0, width=256, vq_codes=0):
+        super().__init__()
+        self.vq = LearnedVQ(d_in, vq_codes) if vq_codes else None
+        if self.vq is not None:
+            d_in = 64
+        self.emb = nn.Embedding(n_codes, width) if n_codes else None
+        self.inp = nn.Linear(width if n_codes else d_in, width)
+        self.low = nn.ModuleList([nn.Conv1d(width, width, 5, padding=2 * d, dilation=d) for d in (1, 2, 4, 1)])
+        self.up = nn.ConvTranspose1d(width, width, 4, stride=4)
+        self.high = nn.ModuleList([nn.Conv1d(width, width, 5, padding=2) for _ in range(2)])
+        self.out = nn.Conv1d(width, 80, 1)
+
+    def forward(self, x):                       # x [B, T] ids or [B, T, d_in] -> [B, 4T, 80]
+        self.vq_loss = torch.zeros(())
+        if self.vq is not None:
+            x, self.ids, self.vq_loss = self.vq(x)
+        h = self.inp(self.emb(x) if self.emb is not None else x).transpose(1, 2)
+        for c in self.low:
+            h = h + c(F.gelu(h))
+        h = self.up(F.gelu(h))
+        for c in self.high:
+            h = h + c(F.gelu(h))
+        return self.out(F.gelu(h)).transpose(1, 2)
+
+
+def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, vq_codes=0):
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    d_in = 0 if n_codes else x_tr[0].shape[-1]
+    model = Regressor(d_in, n_codes, vq_codes=vq_codes)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
+    crop, bs, step, t0 = 48, 16, 0, time.time()
+    while time.time() - t0 < minutes * 60:
+        frac = (time.time() - t0) / (minutes * 60)
+        for g in opt.param_groups:
+            g["lr"] = 2e-3 * min(1.0, (step + 1) / 100) * 0.5 * (1 + np.cos(np.pi * frac))
+        xb, yb = [], []
+        for j in rng.integers(0, len(x_tr), bs):
+            n = len(x_tr[j])
+            s = int(rng.integers(0, max(1, n - crop + 1)))
+            e = min(n, s + crop)
+            xx, yy = x_tr[j][s:e], y_tr[j][4 * s:4 * e]
+            pad = crop - (e - s)
+            if pad:
+                xx = torch.cat([xx, xx[-1:].repeat(pad, *([1] * (xx.dim() - 1)))])
+                yy = torch.cat([yy, yy[-1:].repeat(4 * pad, 1)])
+            xb.append(xx)
+            yb.append(yy)
+        pred = model(torch.stack(xb))
+        y = torch.stack(yb)
+        loss = (pred - y).abs().mean() + F.mse_loss(pred, y) + model.vq_loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+    model.eval()
+    used = None
+    with torch.no_grad():
+        preds = [model(x[None])[0].numpy() for x in x_ev]
+        if model.vq is not None:
+            used = len(set(torch.cat([model.vq(x)[1] for x in x_tr]).tolist()))
+    print(f"{name}: {step} steps, last loss {loss.item():.3f}" + (f", codes used {used}" if used else ""), flush=True)
+    return preds, step
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=6)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--inputs", default="units512,units4096,feat,feat+l1,unitsL1_4096,vq4096,vqL1_4096")
+    ap.add_argument("--out", default="probe_units.json")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    os.makedirs(OUT, exist_ok=True)
+    st = load_json(os.path.join(DATA2, "mel_stats.json"))
+    mean, std = np.array(st["mean"], np.float32), np.array(st["std"], np.float32)
+    w_tr, m_tr = clips("train")
+    w_ev, m_ev = clips("eval")
+    texts = [m["text"] for m in load_json(os.path.join(DATA2, "slt_eval.json"))]
+    enc = load_encoder()
+    t0 = time.time()
+    e_tr, e_ev = encode(enc, w_tr), encode(enc, w_ev)
+    print(f"encoded {len(w_tr)} + {len(w_ev)} clips in {time.time() - t0:.0f}s", flush=True)
+    y_tr = [torch.from_numpy((m - mean) / std) for m in m_tr]
+    y_ev = [torch.from_numpy((m - mean) / std) for m in m_ev]
+    ck = torch.load(os.path.join(TRAINING, "runs", "part2", "vocoder", "recovered.pt"))
+    voc = Vocoder(VocoderConfig(**ck["cfg"]))
+    voc.load_state_dict(ck["model"])
+    voc.eval()
+
+    def vocode(mel_norm):
+        with torch.no_grad():
+            return voc(torch.from_numpy(mel_norm.astype(np.float32)).T[None])[0].numpy()
+
+    # standardised layer-1 and feature parts for the joint inventory
+    f_all = torch.cat([e[1] for e in e_tr])
+    h_all = torch.cat([e[2] for e in e_tr])
+    fm, fs, hm, hs = f_all.mean(0), f_all.std(0) + 1e-5, h_all.mean(0), h_all.std(0) + 1e-5
+
+    def joint(e):
+        return torch.cat([(e[1] - fm) / fs, (e[2] - hm) / hs], -1)
+
+    res = {"minutes_per_input": a.minutes, "layer": LAYER, "rows": {}}
+    with tempfile.TemporaryDirectory() as td:
+        ref_copy = [recognize(vocode((m - mean) / std), td) for m in m_ev]
+        res["rows"]["copy-synthesis (true mel)"] = {
+            "wer_replies": wer(texts[:N_REPLIES], ref_copy[:N_REPLIES]),
+            "wer_sentences": wer(texts[N_REPLIES:], ref_copy[N_REPLIES:])}
+        print(res["rows"], flush=True)
+        for name in a.inputs.split(","):
+            n_codes, vq_codes = 0, 0
+            if name in ("vq1024", "vq4096"):
+                x_tr, x_ev, vq_codes = [e[1] for e in e_tr], [e[1] for e in e_ev], int(name[2:])
+            elif name in ("vqL1_1024", "vqL1_4096"):
+                x_tr, x_ev, vq_codes = [joint(e) for e in e_tr], [joint(e) for e in e_ev], int(name[5:])
+            elif name == "units512":
+                x_tr, x_ev, n_codes = [e[0] for e in e_tr], [e[0] for e in e_ev], 512
+            elif name == "feat":
+                x_tr, x_ev = [e[1] for e in e_tr], [e[1] for e in e_ev]
+            elif name == "feat+l1":
+                x_tr, x_ev = [joint(e) for e in e_tr], [joint(e) for e in e_ev]
+            elif name in ("units4096", "unitsL1_4096"):
+                src_tr = [e[1] for e in e_tr] if name == "units4096" else [joint(e) for e in e_tr]
+                src_ev = [e[1] for e in e_ev] if name == "units4096" else [joint(e) for e in e_ev]
+                t1 = time.time()
+                c = kmeans(torch.cat(src_tr), k=4096, iters=15)
+                x_tr, x_ev, n_codes = [assign(x, c) for x in src_tr], [assign(x, c) for x in src_ev], 4096
+                print(f"{name}: k-means in {time.time() - t1:.0f}s, codes used "
+                      f"{len(set(torch.cat(x_tr).tolist()))}", flush=True)
+            else:
+                raise SystemExit(f"unknown input {name}")
+            preds, steps = train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, a.minutes, vq_codes=vq_codes)
+            hyps = [recognize(vocode(p), td) for p in preds]
+            l1 = [float(np.abs((p * std + mean) - m).mean()) for p, m in zip(preds, m_ev)]
+            row = {"steps": steps, "mel_l1_replies": float(np.mean(l1[:N_REPLIES])),
+                   "mel_l1_sentences": float(np.mean(l1[N_REPLIES:])),
+                   "wer_replies": wer(texts[:N_REPLIES], hyps[:N_REPLIES]),
+                   "wer_sentences": wer(texts[N_REPLIES:], hyps[N_REPLIES:]),
+                   "example": {"ref": texts[1], "hyp": hyps[1]}}
+            res["rows"][name] = row
+            print(name, row, flush=True)
+            save_json(os.path.join(OUT, a.out), res)
+
+
+if __name__ == "__main__":
+    main()
