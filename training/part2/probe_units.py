@@ -36,10 +36,9 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common2 import DATA2, TRAINING, WORK2, load_json, save_json  # noqa: E402
 from evaluate_part2 import OUT, recognize, wer  # noqa: E402
-from tokenize_data import assign, kmeans  # noqa: E402
+from tokenize_data import assign, kmeans, length_batches  # noqa: E402
 from vocoder import Vocoder, VocoderConfig  # noqa: E402
 sys.path.insert(0, TRAINING)
-from data import MelBatcher  # noqa: E402
 from infer import load_encoder  # noqa: E402
 
 N_REPLIES = 13
@@ -57,12 +56,8 @@ def encode(enc, waves, bs=32):
     """-> per clip: tokens [n], feature [n, 256], layer-LAYER hidden pooled to 12.5 Hz [n, 384]."""
     grab = {}
     hook = enc.layers[LAYER].register_forward_hook(lambda m, i, o: grab.__setitem__("h", o))
-    batcher = MelBatcher()
     out = [None] * len(waves)
-    order = np.argsort([len(w) for w in waves])
-    for s in range(0, len(order), bs):
-        idx = order[s:s + bs]
-        mel, _ = batcher([waves[j] for j in idx])
+    for idx, mel, _ in length_batches(waves, bs):
         r = enc(mel)
         h = grab["h"]
         for b, j in enumerate(idx):

@@ -27,14 +27,20 @@ def file_sha(p):
     return h.hexdigest()
 
 
-@torch.no_grad()
-def tokenize(enc, waves, bs=32, key="tokens"):
+def length_batches(waves, bs):
+    """(clip indices, padded mel, mel frames) for batches of similar-length clips (little padding)."""
     batcher = MelBatcher()
-    out = [None] * len(waves)
     order = np.argsort([len(w) for w in waves])
     for i in range(0, len(order), bs):
         idx = order[i:i + bs]
         mel, nf = batcher([waves[j] for j in idx])
+        yield idx, mel, nf
+
+
+@torch.no_grad()
+def tokenize(enc, waves, bs=32, key="tokens"):
+    out = [None] * len(waves)
+    for idx, mel, nf in length_batches(waves, bs):
         tok = enc(mel)[key]
         for b, j in enumerate(idx):
             n = len(waves[j]) // 1280
