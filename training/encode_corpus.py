@@ -1,5 +1,5 @@
 """Stage 3: run the trained tokenizer over every clip (whole-utterance mode == streaming mode) and over the
-flite-slt agent replies. Output: training/work/encoded/<split>.pt  and replies.pt
+flite-slt agent replies. Output (under training/): work/encoded/<split>.pt and replies.pt
 """
 import argparse
 import os

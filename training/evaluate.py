@@ -2,7 +2,7 @@
 
 Intent accuracy = the greedy reply text equals the intent's exact reply. Splits: eval_voice (held-out voices,
 training phrasings), eval_para (training voices, held-out paraphrases), eval_both (held-out voices AND
-paraphrases). Writes training/work/eval.json and training/work/eval_tables.md.
+paraphrases). Writes eval.json and eval_tables.md into the training folder's work/.
 """
 import json
 import os
@@ -25,11 +25,28 @@ from train_encoder import cer  # noqa: E402
 REPLY_TO_INTENT = {v: k for k, v in REPLIES.items()}
 
 
+def reply_accuracy(dec, vocab, pairs, ctd, bias, replies=None):
+    """Greedy replies for (meta, encoded item) pairs -> (correct, audio codes exact, confusion, decode steps).
+    Audio codes are compared with `replies` (the reply targets) when given."""
+    ok, audio_ok, conf, steps = 0, 0, {}, 0
+    for m, it in pairs:
+        pr = build_prompt(vocab, it["tokens"].long().numpy(), it["feat"].float().numpy(), ctd, dec.c.feat_dim)
+        txt, aud, gen, _ = generate(dec, vocab, pr, ctd, text_bias=bias)
+        steps += len(gen)
+        pred = REPLY_TO_INTENT.get(vocab.decode_text(txt), "other")
+        conf.setdefault(m["intent"], {}).setdefault(pred, 0)
+        conf[m["intent"]][pred] += 1
+        ok += pred == m["intent"]
+        if ctd and replies is not None:
+            audio_ok += aud == replies[m["intent"]]["tokens"].long().tolist()
+    return ok, audio_ok, conf, steps
+
+
 def main():
     torch.set_num_threads(2)
     vocab = Vocab()
     enc, dec = load_encoder(), load_decoder()
-    bias = decoder_bias(vocab, torch.load(os.path.join(os.path.dirname(WORK), "runs", "decoder", "final.pt")))
+    bias = decoder_bias(vocab, dec.checkpoint_info)
     print("text logit bias (prior correction, as the manifest):", bias, flush=True)
     replies = torch.load(os.path.join(WORK, "encoded", "replies.pt"))
     res = {"params": {"encoder_total": count_params(enc), "decoder": count_params(dec)}}
@@ -40,19 +57,9 @@ def main():
         out = {}
         modes = (("text_only", False), ("text_audio", True)) if split == "eval_both" else (("text_only", False),)
         for mode_name, ctd in modes:
-            ok, audio_ok, conf, t0, steps = 0, 0, {}, time.time(), 0
+            t0 = time.time()
             sub = list(zip(meta, items))[: (130 if ctd else None)]   # text+audio decoding is ~4x longer
-            for m, it in sub:
-                pr = build_prompt(vocab, it["tokens"].long().numpy(), it["feat"].float().numpy(), ctd, dec.c.feat_dim)
-                txt, aud, gen, _ = generate(dec, vocab, pr, ctd, text_bias=bias)
-                steps += len(gen)
-                reply = vocab.decode_text(txt)
-                pred = REPLY_TO_INTENT.get(reply, "other")
-                conf.setdefault(m["intent"], {}).setdefault(pred, 0)
-                conf[m["intent"]][pred] += 1
-                ok += pred == m["intent"]
-                if ctd:
-                    audio_ok += aud == replies[m["intent"]]["tokens"].long().tolist()
+            ok, audio_ok, conf, steps = reply_accuracy(dec, vocab, sub, ctd, bias, replies)
             n = len(sub)
             out[mode_name] = {"accuracy": ok / n, "n": n, "confusion": conf,
                               "decode_steps_per_s_torch": steps / (time.time() - t0)}

@@ -391,7 +391,8 @@ def main():
     print(f"exported in {time.time() - t0:.1f}s", flush=True)
     save_json(os.path.join(PACK, "text_vocab.json"), {str(k): v for k, v in sorted(vocab.token_table().items())})
     text_bias = decoder_bias(vocab, ckpts.get("decoder"))
-    info["decoder"]["text_logit_bias"] = {vocab.token_table()[k]: v for k, v in text_bias.items()}
+    table = vocab.token_table()
+    info["decoder"]["text_logit_bias"] = {table[k]: v for k, v in text_bias.items()}
     stats = goldens(enc, dec, vocab, text_bias)
     info.update(stats)
     save_json(os.path.join(PACK, "manifest.json"), manifest(enc, dec, vocab, e_io, d_io, info, text_bias))

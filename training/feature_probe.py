@@ -2,7 +2,7 @@
 12.5 Hz features → 256 → 13 intents) trained on the encoded training split, scored on the held-out splits.
 Cheap (the pooled vectors are computed once; ~1 min per corpus on one thread), so an encoder change can be judged
 before the decoder is retrained on it.
-usage: /usr/bin/python3 training/feature_probe.py [ENCODED_DIR ...]   (default: training/work/encoded)
+usage: /usr/bin/python3 training/feature_probe.py [ENCODED_DIR ...]   (default: work/encoded under training/)
 """
 import os
 import sys

@@ -42,12 +42,15 @@ def load_encoder(path=None, codebook=True):
 
 
 def load_decoder(path=None):
+    """Trained decoder; `checkpoint_info` keeps the checkpoint's record without the weights (e.g. the intent clip
+    counts that prior.decoder_bias turns into the manifest's text logit bias)."""
     path = path or os.path.join(RUNS, "decoder", "final.pt")
     if not os.path.exists(path):
         path = os.path.join(RUNS, "decoder", "last.pt")
     ck = torch.load(path)
     m = DualHeadDecoder(DecoderConfig(**ck["cfg"]))
     m.load_state_dict(ck["model"])
+    m.checkpoint_info = {k: v for k, v in ck.items() if k not in ("model", "opt", "probe")}
     return m.eval()
 
 
@@ -68,7 +71,7 @@ def generate(dec, vocab, prompt, mode_ctd, past=None, max_new=160, trace=None, t
     turn's closing position). Returns text ids (without eos), audio code ids (without offset), the full list of
     generated (text, audio) positions (the last one, the closing position (text_blank, msg_end), is NOT in the
     returned past: it starts the next turn's prefill) and the new past. text_bias {token id: value} is added to the
-    text logits before every choice (the manifest's sampling.text.logit_bias)."""
+    text logits before every choice (the manifest's sampling.text_logit_bias)."""
     t_ids, a_ids, feats, fmask = prompt
     tl, al, past = dec(t_ids, a_ids, feats, fmask, past=past)
     if trace is not None:

@@ -17,15 +17,22 @@ from common import DATA
 from corpus_text import REPLIES
 
 
-def corpus_intent_counts(splits=("train",)):
-    """Clips per intent in the synthesized training splits (the decoder samples turns uniformly over clips)."""
+def intent_counts(metas):
+    """Clips per intent of clip metadata records (the decoder samples turns uniformly over clips)."""
     counts = {}
+    for m in metas:
+        counts[m["intent"]] = counts.get(m["intent"], 0) + 1
+    return counts
+
+
+def corpus_intent_counts(splits=("train",)):
+    """Clips per intent in the synthesized training splits on disk."""
+    metas = []
     for split in splits:
         for f in glob.glob(os.path.join(DATA, "corpus", f"{split}_[0-9][0-9][0-9].json")):
             with open(f) as fh:
-                for m in json.load(fh):
-                    counts[m["intent"]] = counts.get(m["intent"], 0) + 1
-    return counts
+                metas += json.load(fh)
+    return intent_counts(metas)
 
 
 def first_word_bias(vocab, counts):

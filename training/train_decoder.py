@@ -20,6 +20,7 @@ from common import RUNS, SEED, WORK, ensure_dirs  # noqa: E402
 from corpus_text import INTENTS, REPLIES  # noqa: E402
 from infer import build_prompt, generate  # noqa: E402
 from models import DecoderConfig, DualHeadDecoder, cfg_dict, count_params  # noqa: E402
+from prior import intent_counts  # noqa: E402
 from tokens import PAD, Vocab, assistant_turn, user_turn  # noqa: E402
 
 CKPT = os.path.join(RUNS, "decoder", "last.pt")
@@ -309,13 +310,10 @@ def main():
     save()
     acc = quick_eval(dec, vocab, ev, n=200)
     print(f"FINAL held-out voices+paraphrases text-only greedy reply accuracy {acc:.3f}", flush=True)
-    counts = {}
-    for m in tr["meta"]:
-        counts[m["intent"]] = counts.get(m["intent"], 0) + 1
     torch.save({"model": dec.state_dict(), "cfg": cfg_dict(cfg), "train_minutes": state["elapsed"] / 60,
                 "steps": state["step"], "init": state.get("init"), "extra_train": a.extra_train,
                 "init_train_minutes": state.get("init_train_minutes"), "init_steps": state.get("init_steps"),
-                "intent_clip_counts": counts},   # -> the prior correction of the manifest (prior.py)
+                "intent_clip_counts": intent_counts(tr["meta"])},   # -> the manifest's prior correction (prior.py)
                os.path.join(RUNS, "decoder", "final.pt"))
 
 

@@ -90,7 +90,8 @@ def main():
     print("tokenizer", info, flush=True)
     cents = None
     if a.kmeans:
-        info["codes"] = "STAND-IN: k-means(512) of encoder 'feat' (pre-VQ), centroids training/work/part2/kmeans.pt"
+        info["codes"] = ("STAND-IN: k-means(512) of encoder 'feat' (pre-VQ), centroids in the training folder's "
+                         "work/part2/kmeans.pt")
     splits = a.splits.split(",")
     if a.kmeans:
         splits = sorted(splits, key=lambda x: x != "train")

@@ -14,7 +14,7 @@ public sealed class TokenSampler
     private readonly int[] _topIds;
     private readonly float[] _topValues;
     private readonly double[] _weights;
-    private readonly float[]? _bias;
+    private readonly ReadOnlyMemory<float> _bias;
     private Random _random;
     private int _stampValue;
     private int _windowCount;
@@ -23,20 +23,17 @@ public sealed class TokenSampler
     /// <param name="settings">Sampling settings.</param>
     /// <param name="vocabSize">Width of a logits row.</param>
     /// <param name="seed">Seed of the RNG (reproducible sampling); null = a random seed.</param>
-    /// <param name="logitBias">Added to every logits row before anything else (empty = none; else <paramref name="vocabSize"/> values, copied).</param>
-    public TokenSampler(SamplerSettings settings, int vocabSize, int? seed = null, ReadOnlySpan<float> logitBias = default)
+    /// <param name="logitBias">Added to every logits row before anything else (empty = none; else <paramref name="vocabSize"/> values, kept by reference: the caller does not change them).</param>
+    public TokenSampler(SamplerSettings settings, int vocabSize, int? seed = null, ReadOnlyMemory<float> logitBias = default)
     {
         settings.Validate();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vocabSize);
-        if (!logitBias.IsEmpty)
+        if (!logitBias.IsEmpty && logitBias.Length != vocabSize)
         {
-            if (logitBias.Length != vocabSize)
-            {
-                throw new ArgumentException($"The logit bias has {logitBias.Length} values but the vocabulary has {vocabSize}.", nameof(logitBias));
-            }
-
-            _bias = logitBias.ToArray();
+            throw new ArgumentException($"The logit bias has {logitBias.Length} values but the vocabulary has {vocabSize}.", nameof(logitBias));
         }
+
+        _bias = logitBias;
 
         Settings = settings;
         VocabSize = vocabSize;
@@ -76,7 +73,7 @@ public sealed class TokenSampler
         }
 
         ReadOnlySpan<float> scores = logits;
-        if (_bias is not null || (PenaltyActive && _windowCount > 0))
+        if (!_bias.IsEmpty || (PenaltyActive && _windowCount > 0))
         {
             GetPenalizedLogits(logits, _scratch);
             scores = _scratch;
@@ -88,15 +85,7 @@ public sealed class TokenSampler
     /// <summary>Writes the biased, penalised scores of <paramref name="logits"/> to <paramref name="destination"/> (what <see cref="Sample"/> ranks).</summary>
     public void GetPenalizedLogits(ReadOnlySpan<float> logits, Span<float> destination)
     {
-        logits.CopyTo(destination);
-        if (_bias is not null)
-        {
-            for (var i = 0; i < _bias.Length; i++)
-            {
-                destination[i] += _bias[i];
-            }
-        }
-
+        AddBias(logits, _bias.Span, destination);
         if (PenaltyActive && _windowCount > 0)
         {
             ApplyPenalty(destination);
@@ -124,6 +113,16 @@ public sealed class TokenSampler
         if (reseed && Seed is { } s)
         {
             _random = new Random(s);
+        }
+    }
+
+    /// <summary>Writes <paramref name="logits"/> + <paramref name="bias"/> to <paramref name="destination"/> (a plain copy when the bias is empty).</summary>
+    public static void AddBias(ReadOnlySpan<float> logits, ReadOnlySpan<float> bias, Span<float> destination)
+    {
+        logits.CopyTo(destination);
+        for (var i = 0; i < bias.Length; i++)
+        {
+            destination[i] += bias[i];
         }
     }
 

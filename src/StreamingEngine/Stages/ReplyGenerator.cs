@@ -172,7 +172,7 @@ public sealed class ReplyGenerator
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(words);
         var t = Tokens;
         var checkpoint = state.CreateCheckpoint();
-        var scratch = TextLogitBias.IsEmpty ? [] : new float[Decoder.VocabSize];
+        var biased = TextLogitBias.IsEmpty ? null : new float[Decoder.VocabSize];
         var confidence = 1.0;
         var found = 0;
         string? first = null;
@@ -182,7 +182,14 @@ public sealed class ReplyGenerator
             var ctd = mode == OutputMode.TextAndAudio;
             for (var step = 0; step < words + t.AudioDelay + 2 && found < words; step++)
             {
-                var (textId, p) = BiasedArgMaxProbability(state.TextLogits, scratch);
+                var logits = state.TextLogits;
+                if (biased is not null)
+                {
+                    TokenSampler.AddBias(logits, TextLogitBias.Span, biased);
+                    logits = biased;
+                }
+
+                var (textId, p) = ArgMaxProbability(logits);
                 if (textId == t.TextEos)
                 {
                     break;
@@ -224,22 +231,6 @@ public sealed class ReplyGenerator
         }
 
         return row;
-    }
-
-    private (long Id, double Probability) BiasedArgMaxProbability(ReadOnlySpan<float> logits, float[] scratch)
-    {
-        var bias = TextLogitBias.Span;
-        if (bias.IsEmpty)
-        {
-            return ArgMaxProbability(logits);
-        }
-
-        for (var i = 0; i < logits.Length; i++)
-        {
-            scratch[i] = logits[i] + bias[i];
-        }
-
-        return ArgMaxProbability(scratch.AsSpan(0, logits.Length));
     }
 
     private static (long Id, double Probability) ArgMaxProbability(ReadOnlySpan<float> logits)
@@ -291,7 +282,7 @@ public sealed class ReplyRun
         _state = state;
         _mode = options.Mode;
         var vocab = generator.Decoder.VocabSize;
-        _text = new TokenSampler(options.TextSampling ?? generator.DefaultTextSampling, vocab, options.Seed, generator.TextLogitBias.Span);
+        _text = new TokenSampler(options.TextSampling ?? generator.DefaultTextSampling, vocab, options.Seed, generator.TextLogitBias);
         _audio = new TokenSampler(options.AudioSampling ?? generator.DefaultAudioSampling, vocab, options.Seed + 1);
         _maxNew = options.MaxNewTokens ?? generator.Tokens.MaxNewTokens;
         _maxAudio = options.MaxAudioTokens ?? generator.DefaultMaxAudioTokens;
