@@ -2,7 +2,7 @@
 finished stages and resumes training from the last checkpoint.
 
 usage: /usr/bin/python3 training/build_pack.py [--enc-minutes 110] [--dec-minutes 90] [--extra-copies 0] [--from STAGE]
-stages: synth, encoder, codebook (k-means units; needs the part-2 slt corpus), encode, decoder, export (+ merge_manifest.py for part 2), check, evaluate
+stages: synth, encoder, codebook (learned units; needs the part-2 slt corpus), encode, decoder, export (+ merge_manifest.py for part 2), check, evaluate
 
 Generated data goes to training/data, training/work, training/runs (git-ignored); the pack to models/demo.
 """
@@ -18,8 +18,8 @@ STAGES = ["synth", "encoder", "codebook", "encode", "decoder", "export", "check"
 
 
 def codebook_fresh():
-    """kmeans.pt exists and was fitted on the current encoder checkpoint."""
-    cb, ck = os.path.join(HERE, "work/part2/kmeans.pt"), os.path.join(HERE, "runs/encoder/final.pt")
+    """units.pt (the semantic-token inventory) exists and was fitted on the current encoder checkpoint."""
+    cb, ck = os.path.join(HERE, "work/part2/units.pt"), os.path.join(HERE, "runs/encoder/final.pt")
     if not (os.path.exists(cb) and os.path.exists(ck)):
         return False
     import torch  # noqa: E402 (only this check needs torch)
@@ -61,11 +61,14 @@ def main():
     if "encoder" in force or not done("runs/encoder/final.pt"):
         run([PY, s("train_encoder.py"), "--minutes", str(a.enc_minutes)])
     if "codebook" in force or not codebook_fresh():
-        # The semantic tokens are k-means units of the encoder's features fitted on the agent voice (slt); the
-        # part-2 detokenizer is trained on exactly these ids, so both sides of the pack share one codebook.
+        # The semantic tokens are a codebook over [feature ; layer-1 hidden] learned for mel reconstruction on the
+        # agent voice (slt); the part-2 detokenizer is trained on exactly these ids, so both sides of the pack
+        # share one codebook (training/REPORT-part2.md §0b).
         if not done("data/part2/mel_stats.json"):
             run([PY, s("part2/make_data.py")])
-        run([PY, s("part2/tokenize_data.py"), "--kmeans", "--threads", "2"])
+        run([PY, s("part2/probe_units.py"), "--inputs", "vqL1_1024", "--minutes", "10", "--save-vq",
+             "--out", "probe_units_vqL1_1024.json"])
+        run([PY, s("part2/tokenize_data.py"), "--units", s("work/part2/units_vqL1_1024.pt"), "--threads", "2"])
         force.update({"encode", "decoder"})
     if "encode" in force or not done("work/encoded/train.pt"):
         run([PY, s("encode_corpus.py")])

@@ -98,6 +98,17 @@ def dynamic_axes(specs):
     return ax
 
 
+def units_descriptor(enc):
+    """How the token ids are chosen inside the step graph (informational; training/recover_from_onnx.py reads it)."""
+    q = enc.vq
+    if hasattr(q, "layer"):
+        return {"kind": "learned_reconstruction", "layer": q.layer, "code_dim": int(q.codebook.shape[1]),
+                "description": f"nearest of {q.codebook.shape[0]} codes (Euclidean) to a learned projection of "
+                               f"[final feature ; layer-{q.layer} hidden states of the token's two 25 Hz frames]; "
+                               "codebook trained for mel reconstruction (training/part2/probe_units.py)"}
+    return {"kind": "kmeans", "description": "nearest k-means centroid of the final feature"}
+
+
 def export_encoder(enc, path):
     c = enc.c
     ins, outs = encoder_io(c)
@@ -306,7 +317,8 @@ def manifest(enc, dec, vocab, e_io, d_io, training_info, text_bias):
                                 "reset": "at the start of every user turn (together with the mel running max)",
                                 "max_length": 512},
                       "ctc": {"output": "ctc_ids", "rate_hz": 25.0, "blank_id": 0, "chars": CHARS[1:],
-                              "char_id_offset": 1, "decode": "collapse repeats, drop blanks"}},
+                              "char_id_offset": 1, "decode": "collapse repeats, drop blanks"},
+                      "units": units_descriptor(enc)},
         "decoder": {"graph": "decoder", "architecture": "kimi-audio-dual-head", "hidden_size": dc.hidden,
                     "num_layers": dc.n_layers, "num_audio_layers": dc.n_audio_layers,
                     "audio_branch_layer_index": dc.audio_branch_layer_index,
@@ -377,9 +389,9 @@ def main():
 
     enc = load("encoder", StreamingEncoder, EncoderConfig)
     if info["encoder"].get("checkpoint"):
-        # tokens = k-means units fitted on this checkpoint's features (the learned VQ collapsed; see models.py)
+        # tokens = the unit inventory fitted on this checkpoint (the training-time VQ collapsed; see models.py)
         enc = load_encoder(os.path.join(RUNS, "encoder", info["encoder"]["checkpoint"]))
-        info["encoder"]["quantiser"] = "k-means units (512) of the continuous feature, Euclidean nearest centroid"
+        info["encoder"]["quantiser"] = units_descriptor(enc)["description"]
     dec = load("decoder", DualHeadDecoder, DecoderConfig, vocab_size=vocab.size, feat_dim=enc.c.feat_dim)
     info["encoder_params_total"] = count_params(enc)
     info["decoder_params"] = count_params(dec)

@@ -11,6 +11,7 @@ from tokens import BLANK, CTD, DELAY, MSG_END, TEXT_EOS, Vocab, user_turn
 
 
 CODEBOOK = os.path.join(WORK, "part2", "kmeans.pt")
+UNITS = os.path.join(WORK, "part2", "units.pt")     # reconstruction-trained units; preferred over k-means
 
 
 def file_sha256(p):
@@ -20,23 +21,32 @@ def file_sha256(p):
     return h.hexdigest()
 
 
-def load_encoder(path=None, codebook=True):
-    """Trained encoder; with codebook=True its tokens are the k-means units fitted on THIS checkpoint's features
-    (training/work/part2/kmeans.pt, checked by the checkpoint's SHA-256 so a retrained encoder never silently
-    pairs with a stale codebook)."""
+def load_encoder(path=None, codebook=True, units="auto"):
+    """Trained encoder with its semantic-token inventory, both fitted on THIS checkpoint (each file records the
+    checkpoint's SHA-256, so a retrained encoder never silently pairs with a stale codebook):
+    the reconstruction-trained units (work/part2/units.pt under training/, tokenize_data.py --units) when that
+    file exists and units is not False, else the k-means units (work/part2/kmeans.pt, tokenize_data.py --kmeans).
+    codebook=False keeps the training-time quantiser (tokens meaningless; features and CTC only)."""
     path = path or os.path.join(RUNS, "encoder", "final.pt")
     if not os.path.exists(path):
         path = os.path.join(RUNS, "encoder", "last.pt")
     ck = torch.load(path)
     m = StreamingEncoder(EncoderConfig(**ck["cfg"]))
     m.load_state_dict(ck["model"])
-    if codebook:
-        if not os.path.exists(CODEBOOK):
-            raise SystemExit(f"{os.path.relpath(CODEBOOK)} is missing: run training/part2/tokenize_data.py --kmeans")
-        cb = torch.load(CODEBOOK)
-        if cb["info"]["ckpt_sha256"] != file_sha256(path):
-            raise SystemExit(f"{os.path.relpath(CODEBOOK)} was fitted on another encoder checkpoint; re-run "
-                             "training/part2/tokenize_data.py --kmeans")
+    if not codebook:
+        return m.eval()
+    use_units = os.path.exists(UNITS) if units == "auto" else bool(units)
+    src = UNITS if use_units else CODEBOOK
+    if not os.path.exists(src):
+        raise SystemExit(f"{os.path.relpath(src)} is missing: run training/part2/tokenize_data.py "
+                         + ("--units" if use_units else "--kmeans"))
+    cb = torch.load(src)
+    if cb["info"]["ckpt_sha256"] != file_sha256(path):
+        raise SystemExit(f"{os.path.relpath(src)} was fitted on another encoder checkpoint; re-run "
+                         "training/part2/tokenize_data.py " + ("--units" if use_units else "--kmeans"))
+    if use_units:
+        m.install_units(cb["weight"], cb["bias"], cb["codebook"], cb["layer"])
+    else:
         m.install_codebook(cb["centroids"])
     return m.eval()
 

@@ -4,7 +4,7 @@ Both models have a "whole sequence" path (training) and an incremental path with
 (used for ONNX export). The incremental paths must reproduce the whole-sequence outputs.
 """
 import math
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -165,6 +165,36 @@ class KMeansQuantizer(nn.Module):
         return idx, None, torch.zeros(()), x
 
 
+class ReconstructionQuantizer(nn.Module):
+    """The demo pack's semantic tokens: a unit inventory learned for reconstruction over [final 12.5 Hz feature ;
+    hidden states of an earlier encoder layer] (training/part2/train_units.py).
+
+    k-means of the CTC-trained feature kept the words for part 1 but not what the mel needs (resynthesis WER ~100 %,
+    training/REPORT-part2.md §0b); layer 1 is more acoustic, and a codebook trained with a mel regressor through a
+    straight-through bottleneck keeps far more of it at one token per 80 ms. The standardisation of both parts is
+    folded into the projection, so the graph is Concat -> MatMul -> nearest code (one MatMul and one ArgMin)."""
+
+    def __init__(self, weight, bias, codebook, layer):
+        super().__init__()
+        self.layer = int(layer)
+        self.register_buffer("weight", weight.float().clone())      # [code_dim, feat_dim + 2 * d_model]
+        self.register_buffer("bias", bias.float().clone())
+        self.register_buffer("codebook", codebook.float().clone())  # [n_codes, code_dim]
+        self.register_buffer("half_norm", 0.5 * (self.codebook ** 2).sum(-1))
+
+    @staticmethod
+    def fold(feat_mean, feat_std, hidden_mean, hidden_std, proj_weight, proj_bias):
+        """W ((x - m) / s) + b == (W / s) x + (b - W (m / s))."""
+        m, s = torch.cat([feat_mean, hidden_mean]), torch.cat([feat_std, hidden_std])
+        w = proj_weight / s[None, :]
+        return w, proj_bias - w @ m
+
+    def forward(self, x, hidden=None):
+        z = torch.cat([x, hidden], dim=-1) @ self.weight.t() + self.bias
+        idx = torch.argmin(self.half_norm - z @ self.codebook.t(), dim=-1)
+        return idx, None, torch.zeros(()), x
+
+
 class StreamingEncoder(nn.Module):
     def __init__(self, c: EncoderConfig):
         super().__init__()
@@ -190,7 +220,19 @@ class StreamingEncoder(nn.Module):
     def install_codebook(self, centroids):
         """Switch token assignment to k-means units (see KMeansQuantizer); continuous features are unchanged."""
         self.vq = KMeansQuantizer(centroids)
+        self.c = replace(self.c, n_codes=int(centroids.shape[0]))
         return self
+
+    def install_units(self, weight, bias, codebook, layer):
+        """Switch token assignment to the reconstruction-trained units (see ReconstructionQuantizer)."""
+        self.vq = ReconstructionQuantizer(weight, bias, codebook, layer)
+        self.c = replace(self.c, n_codes=int(codebook.shape[0]))
+        return self
+
+    def _unit_input(self, x):
+        """Hidden states [B, T25, D] of the layer the units read -> [B, T12, 2D] (two 25 Hz frames per token)."""
+        B, T, D = x.shape
+        return x.reshape(B, T // 2, 2 * D)
 
     def _front(self, mel):
         B, T, M = mel.shape
@@ -217,10 +259,14 @@ class StreamingEncoder(nn.Module):
         cos, sin = rope_cos_sin(pos, self.c.head_dim, self.c.rope_theta)
         blk = pos // self.c.frames_per_chunk
         mask = (blk[None, :] <= blk[:, None])[None, None]
-        for layer in self.layers:
+        unit_layer = getattr(self.vq, "layer", None)
+        hidden = None
+        for i, layer in enumerate(self.layers):
             x = layer(x, cos, sin, mask)
+            if i == unit_layer:
+                hidden = self._unit_input(x)
         _, ctc_logits, feat = self._heads(x)
-        idx, q, vq_loss, z = self.vq(feat)
+        idx, q, vq_loss, z = self.vq(feat, hidden) if hidden is not None else self.vq(feat)
         q_ctc = None
         if q is not None:
             B, T12, _ = q.shape
@@ -236,12 +282,16 @@ class StreamingEncoder(nn.Module):
         pos = torch.arange(x.shape[1]) + P
         cos, sin = rope_cos_sin(pos, self.c.head_dim, self.c.rope_theta)
         ks, vs = [], []
+        unit_layer = getattr(self.vq, "layer", None)
+        hidden = None
         for i, layer in enumerate(self.layers):
             x, k, v = layer.step(x, cos, sin, cache_k[i], cache_v[i])
             ks.append(k)
             vs.append(v)
+            if i == unit_layer:
+                hidden = self._unit_input(x)
         _, ctc_logits, feat = self._heads(x)
-        idx, _, _, _ = self.vq(feat)
+        idx, _, _, _ = self.vq(feat, hidden) if hidden is not None else self.vq(feat)
         return idx[0], feat[0], torch.argmax(ctc_logits[0], dim=-1), torch.stack(ks), torch.stack(vs)
 
 

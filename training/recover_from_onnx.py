@@ -12,7 +12,7 @@ trained values. Check: the recovered model is exported again and every initializ
 bit for bit, so nothing is guessed.
 
 usage: /usr/bin/python3 training/recover_from_onnx.py [--only encoder,decoder,detok,vocoder]
-writes training/runs/{encoder,decoder}/final.pt, training/work/part2/kmeans.pt,
+writes training/runs/{encoder,decoder}/final.pt, training/work/part2/units.pt (or kmeans.pt for a k-means pack),
        training/runs/part2/{detok,vocoder}/last.pt   (existing files are kept unless --force)
 Parameters the graphs do not contain (the encoder's training-only quantised-stream CTC head and learned VQ) keep
 random values; they are listed in the output.
@@ -56,8 +56,8 @@ def name_map(model, export_fn):
         inits = initializers(p)
     out, unmatched = {}, []
     for name, arr in inits.items():
-        if not np.issubdtype(arr.dtype, np.floating) or arr.size < 2:
-            continue          # shape constants, scalars
+        if not np.issubdtype(arr.dtype, np.floating):
+            continue          # shape constants
         if name in sd and sd[name].shape == arr.shape and np.array_equal(sd[name], arr):
             out[name] = (name, False)
             continue
@@ -65,6 +65,8 @@ def name_map(model, export_fn):
         hit += [(k, True) for k, v in sd.items() if v.ndim == 2 and v.T.shape == arr.shape and np.array_equal(v.T, arr)]
         if len(hit) == 1:
             out[name] = hit[0]
+        elif arr.size < 2 and not hit:
+            continue          # a scalar constant of the graph (e.g. 0.5, sqrt 2), not a parameter
         else:
             unmatched.append((name, arr.shape, len(hit)))
     if unmatched:
@@ -94,10 +96,14 @@ def recover(model, export_fn, onnx_path, fixup=None):
         p = os.path.join(td, "again.onnx")
         export_fn(model, p)
         again = initializers(p)
+    # every float initializer, not only the matched ones: a parameter the matching missed (the vocoder's one-element
+    # output bias once was) keeps its random value and shows up here
     worst = 0.0
-    for name in m:
-        a, b = again[name], trained[name]
-        worst = max(worst, float(np.abs(a.astype(np.float64) - b).max()))
+    for name, b in trained.items():
+        if np.issubdtype(b.dtype, np.floating):
+            if name not in again or again[name].shape != b.shape:
+                raise SystemExit(f"{onnx_path}: initializer {name} is not reproduced by the re-export")
+            worst = max(worst, float(np.abs(again[name].astype(np.float64) - b).max()))
     return model, absent, worst
 
 
@@ -129,13 +135,22 @@ def save(obj, path, force):
 def do_encoder(force):
     import export
     from models import EncoderConfig, StreamingEncoder, cfg_dict
+    import json
     cfg = EncoderConfig()
-    enc = StreamingEncoder(cfg).install_codebook(torch.zeros(cfg.n_codes, cfg.feat_dim))
+    with open(os.path.join(PACK, "manifest.json")) as f:
+        tok = json.load(f)["tokenizer"]
+    units = tok.get("units", {"kind": "kmeans"})
+    n_codes = tok["codebook_size"]
+    enc = StreamingEncoder(cfg)
+    if units["kind"] == "learned_reconstruction":
+        enc.install_units(torch.zeros(units["code_dim"], cfg.feat_dim + 2 * cfg.d_model), torch.zeros(units["code_dim"]),
+                          torch.zeros(n_codes, units["code_dim"]), units["layer"])
+    else:
+        enc.install_codebook(torch.zeros(n_codes, cfg.feat_dim))
     enc, absent, worst = recover(enc.eval(), lambda m, p: export.export_encoder(m, p),
                                  os.path.join(PACK, "encoder_step.onnx"))
     print(f"encoder: re-export max |diff| {worst:.3g}; not in the graph: {absent}")
     assert worst == 0.0
-    cents = enc.vq.centroids.clone()
     # the training checkpoint format carries the learned VQ; it is replaced by the k-means units on loading
     plain = StreamingEncoder(cfg)
     sd = plain.state_dict()
@@ -147,8 +162,13 @@ def do_encoder(force):
     save({"model": plain.state_dict(), "cfg": cfg_dict(cfg), "recovered_from": "models/demo/encoder_step.onnx",
           **pack_training("encoder")}, ck, force)
     info = {"ckpt": os.path.relpath(ck, HERE), "ckpt_sha256": file_sha256(ck),
-            "codes": "k-means(512) units recovered from models/demo/encoder_step.onnx"}
-    save({"centroids": cents, "info": info}, os.path.join(WORK, "part2", "kmeans.pt"), True)
+            "codes": f"{units['kind']} units ({n_codes}) recovered from models/demo/encoder_step.onnx"}
+    if units["kind"] == "learned_reconstruction":
+        q = enc.vq
+        save({"weight": q.weight.clone(), "bias": q.bias.clone(), "codebook": q.codebook.clone(), "layer": q.layer,
+              "info": info}, os.path.join(WORK, "part2", "units.pt"), True)
+    else:
+        save({"centroids": enc.vq.centroids.clone(), "info": info}, os.path.join(WORK, "part2", "kmeans.pt"), True)
 
 
 def do_decoder(force):
@@ -176,8 +196,15 @@ def do_part2(which, force):
     model, absent, worst = recover(model.eval(), lambda m, p: fn(m, p), os.path.join(PACK, graph))
     print(f"{which}: re-export max |diff| {worst:.3g}; not in the graph: {absent}")
     assert worst == 0.0
+    import json
+    with open(os.path.join(PACK, "manifest.json")) as f:
+        rec = json.load(f).get("training", {}).get("part2", {}).get("detokenizer" if which == "detok" else which, {})
+    hist = {"step": rec.get("step", 0) + rec.get("init_step", 0),
+            "train_minutes": round(rec.get("train_minutes", 0.0) + rec.get("init_train_minutes", 0.0), 1)}
+    # step/elapsed 0: a fresh start for train_*.py; the history the pack recorded rides along for the manifest
     save({"model": model.state_dict(), "cfg": cfg_dict(model.c), "step": 0, "elapsed": 0.0,
-          "recovered_from": f"models/demo/{graph}"}, os.path.join(RUNS2, which, "recovered.pt"), force)
+          "recovered_from": f"models/demo/{graph}", "pack_training": hist, "init_step": hist["step"],
+          "init_train_minutes": hist["train_minutes"]}, os.path.join(RUNS2, which, "recovered.pt"), force)
 
 
 def main():

@@ -10,17 +10,18 @@ DETOK_MIN=${2:-85}
 test -f training/runs/encoder/final.pt || { echo "training/runs/encoder/final.pt is missing: train the encoder first"; exit 1; }
 mkdir -p training/work/logs
 [ -d training/runs/decoder_v2 ] || { [ -d training/runs/decoder ] && mv training/runs/decoder training/runs/decoder_v2; }
-for f in kmeans.pt tokens_train.pt tokens_eval.pt; do
+for f in units.pt tokens_train.pt tokens_eval.pt; do
   [ -f training/work/part2/v2_$f ] || { [ -f training/work/part2/$f ] && cp training/work/part2/$f training/work/part2/v2_$f; }
 done
 [ -d training/work/encoded_v2 ] || { [ -d training/work/encoded ] && cp -r training/work/encoded training/work/encoded_v2; }
 if /usr/bin/python3 -c "import sys; sys.path.insert(0, 'training'); import build_pack; sys.exit(0 if build_pack.codebook_fresh() else 1)"; then
   echo "== codebook already fitted on this encoder"
 else
-  echo "== codebook $(date +%T)"
-  /usr/bin/python3 training/part2/tokenize_data.py --kmeans --threads 2 || exit 1
+  echo "== codebook $(date +%T)"   # learned units (REPORT-part2 §0c); the decoder/DiT then need a fresh start or remap_codebook.py
+  /usr/bin/python3 training/part2/probe_units.py --inputs vqL1_1024 --minutes 10 --save-vq --out probe_units_vqL1_1024.json || exit 1
+  /usr/bin/python3 training/part2/tokenize_data.py --units training/work/part2/units_vqL1_1024.pt --threads 2 || exit 1
 fi
-if [ training/work/encoded/train.pt -nt training/work/part2/kmeans.pt ]; then
+if [ training/work/encoded/train.pt -nt training/work/part2/units.pt ]; then
   echo "== corpus already encoded with this codebook"
 else
   echo "== encode $(date +%T)"

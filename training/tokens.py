@@ -17,10 +17,12 @@ MEDIA_BEGIN, MEDIA_END = SP["<|media_begin|>"], SP["<|media_end|>"]
 BLANK, TEXT_EOS, CT, CTD, PAD, UNK = (SP["<|text_blank|>"], SP["<|text_eos|>"], SP["<|speech_ct|>"],
                                       SP["<|speech_ctd|>"], SP["<|pad|>"], SP["<|unk|>"])
 DELAY = 3   # audio stream lags the text stream by 3 positions (240 ms at 12.5 Hz)
+# Semantic codebook of the shipped tokenizer (models.ReconstructionQuantizer since session 6; k-means 512 before).
+CODEBOOK_SIZE = 1024
 
 
 class Vocab:
-    def __init__(self, n_codes=512):
+    def __init__(self, n_codes=CODEBOOK_SIZE):
         words = set()
         for r in REPLIES.values():
             words.update(r.split())

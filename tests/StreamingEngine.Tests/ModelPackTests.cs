@@ -120,7 +120,7 @@ public sealed class ModelPackTests(PackFixture fixture, ITestOutputHelper output
         ["negative_delay"] = (dir => ScratchPack.EditManifest(dir, m => m["stream"]!["audio_delay"] = -1), "stream.audio_delay", "manifest.json"),
         ["kv_entries_inconsistent"] = (dir => ScratchPack.EditManifest(dir, m => m["decoder"]!["kv_cache"]!["num_entries"] = m["decoder"]!["num_layers"]!.GetValue<int>()), "decoder.kv_cache.num_entries", "manifest.json"),
         ["logit_bias_key_not_an_id"] = (dir => ScratchPack.EditManifest(dir, m => m["sampling"]!["text_logit_bias"] = JsonNode.Parse("""{"Sorry,": -0.7}""")), "sampling.text_logit_bias.Sorry,", "manifest.json"),
-        ["logit_bias_id_out_of_range"] = (dir => ScratchPack.EditManifest(dir, m => m["sampling"]!["text_logit_bias"] = JsonNode.Parse("""{"640": -0.7}""")), "sampling.text_logit_bias.640", "manifest.json"),
+        ["logit_bias_id_out_of_range"] = (dir => ScratchPack.EditManifest(dir, m => m["sampling"]!["text_logit_bias"] = JsonNode.Parse("""{"1000000": -0.7}""")), "sampling.text_logit_bias.1000000", "manifest.json"),
         ["temperature_negative"] = (dir => ScratchPack.EditManifest(dir, m => m["sampling"]!["audio"]!["temperature"] = -0.5), "sampling.audio.temperature", "manifest.json"),
         ["required_field_missing"] = (dir => ScratchPack.EditManifest(dir, m => m["decoder"]!.AsObject().Remove("head_dim")), "decoder.head_dim", "manifest.json"),
         ["wrong_json_type"] = (dir => ScratchPack.EditManifest(dir, m => m["decoder"]!["num_layers"] = "four"), "decoder.num_layers", "manifest.json"),

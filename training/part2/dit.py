@@ -11,11 +11,16 @@ Two paths:
   own keys (RoPE applied) and values; the caller appends them to the cache only on the t = 0.999 call).
 """
 import math
+import os
+import sys
 from dataclasses import dataclass, asdict
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tokens import CODEBOOK_SIZE  # noqa: E402
 
 T_CLEAN = 0.999
 
@@ -23,7 +28,7 @@ T_CLEAN = 0.999
 @dataclass
 class DiTConfig:
     n_mels: int = 80
-    n_codes: int = 512
+    n_codes: int = CODEBOOK_SIZE
     d_model: int = 192
     n_layers: int = 6
     n_heads: int = 4

@@ -226,7 +226,7 @@ def main():
                 hyp["copy"].append(recognize(copy[i], td))
                 hyp["resyn"].append(recognize(resyn[i], td))
             extra = {}
-            for N in (2, 10):
+            for N in (1, 2, 10):
                 if N in mels_by_N and N != N0:
                     hh = []
                     for i in range(n):

@@ -33,7 +33,8 @@ def load_models():
         dit = DiT(DiTConfig(**ck["cfg"]))
         dit.load_state_dict(ck["model"])
         info["detokenizer"] = {"checkpoint": "training/runs/part2/detok/last.pt", "step": ck["step"],
-                               "train_minutes": round(ck["elapsed"] / 60, 1), "tokens": ck.get("tokens_info")}
+                               "train_minutes": round(ck["elapsed"] / 60, 1), "tokens": ck.get("tokens_info"),
+                               **{k: ck[k] for k in ("init", "init_step", "init_train_minutes") if k in ck}}
     else:
         info["detokenizer"] = {"checkpoint": None, "note": "untrained random weights"}
     voc = Vocoder(VocoderConfig())
@@ -44,6 +45,8 @@ def load_models():
         voc.load_state_dict(ck["model"])
         info["vocoder"] = {"checkpoint": "training/runs/part2/vocoder/last.pt", "step": ck["step"],
                            "train_minutes": round(ck["elapsed"] / 60, 1)}
+        if "recovered_from" in ck:      # recover_from_onnx.py carried the committed pack's record over
+            info["vocoder"].update(ck.get("pack_training", {}), recovered_from=ck["recovered_from"])
     else:
         info["vocoder"] = {"checkpoint": None, "note": "untrained random weights"}
     return dit.eval(), voc.eval(), info

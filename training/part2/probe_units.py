@@ -9,7 +9,8 @@ its WER is a pessimistic bound on what a generative detokenizer could do with th
 is the ranking of the inputs.
 
 Inputs (all from the pack's encoder on the slt corpus of make_data.py):
-  units512    the current semantic tokens (k-means 512 of the final 256-d feature)
+  units       the pack's current semantic tokens (units512: the name of this row while they were k-means 512 of
+              the final 256-d feature)
   units4096   k-means 4096 of the same feature (a larger codebook, as Kimi's 16384)
   feat        the continuous 256-d feature itself (no quantisation: the upper bound of this encoder's last layer)
   feat+l1     the feature plus layer 1's hidden states (2 x 192, pooled to 12.5 Hz): an earlier, more acoustic layer
@@ -17,7 +18,7 @@ Inputs (all from the pack's encoder on the slt corpus of make_data.py):
   vq1024, vq4096  a learned single-codebook VQ bottleneck on the feature, trained jointly with the regressor for
               reconstruction (straight-through, commitment 0.25, dead codes restarted from the batch): one token per
               80 ms as in the contract, but chosen to keep what the mel needs instead of k-means clusters
-  vqL1_1024, vqL1_4096  the same learned VQ over [feature ; layer-1 hidden]
+  vqL1_1024, vqL1_2048, vqL1_4096  the same learned VQ over [feature ; layer-1 hidden]
 
 usage: /usr/bin/python3 training/part2/probe_units.py [--minutes 6] [--threads 1] [--inputs units512,feat,...]
 Writes training/work/part2/eval/probe_units.json.
@@ -163,7 +164,7 @@ def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, vq_codes=
         if model.vq is not None:
             used = len(set(torch.cat([model.vq(x)[1] for x in x_tr]).tolist()))
     print(f"{name}: {step} steps, last loss {loss.item():.3f}" + (f", codes used {used}" if used else ""), flush=True)
-    return preds, step
+    return preds, step, model
 
 
 def main():
@@ -172,6 +173,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--inputs", default="units512,units4096,feat,feat+l1,unitsL1_4096,vq4096,vqL1_4096")
     ap.add_argument("--out", default="probe_units.json")
+    ap.add_argument("--save-vq", action="store_true",
+                    help="keep each learned [feature ; layer-1] codebook (work/part2/units_<input>.pt under training/)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     os.makedirs(OUT, exist_ok=True)
@@ -214,10 +217,10 @@ def main():
             n_codes, vq_codes = 0, 0
             if name in ("vq1024", "vq4096"):
                 x_tr, x_ev, vq_codes = [e[1] for e in e_tr], [e[1] for e in e_ev], int(name[2:])
-            elif name in ("vqL1_1024", "vqL1_4096"):
+            elif name in ("vqL1_1024", "vqL1_2048", "vqL1_4096"):
                 x_tr, x_ev, vq_codes = [joint(e) for e in e_tr], [joint(e) for e in e_ev], int(name[5:])
-            elif name == "units512":
-                x_tr, x_ev, n_codes = [e[0] for e in e_tr], [e[0] for e in e_ev], 512
+            elif name in ("units", "units512"):        # the shipped tokens (k-means 512 before session 6)
+                x_tr, x_ev, n_codes = [e[0] for e in e_tr], [e[0] for e in e_ev], enc.c.n_codes
             elif name == "feat":
                 x_tr, x_ev = [e[1] for e in e_tr], [e[1] for e in e_ev]
             elif name == "feat+l1":
@@ -232,7 +235,14 @@ def main():
                       f"{len(set(torch.cat(x_tr).tolist()))}", flush=True)
             else:
                 raise SystemExit(f"unknown input {name}")
-            preds, steps = train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, a.minutes, vq_codes=vq_codes)
+            preds, steps, model = train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, a.minutes, vq_codes=vq_codes)
+            if a.save_vq and name.startswith("vqL1_"):
+                # the learned unit inventory itself: models.ReconstructionQuantizer installs it in the encoder
+                torch.save({"input": name, "layer": LAYER, "feat_mean": fm, "feat_std": fs, "hidden_mean": hm,
+                            "hidden_std": hs, "proj_weight": model.vq.proj.weight.detach().clone(),
+                            "proj_bias": model.vq.proj.bias.detach().clone(),
+                            "codebook": model.vq.codebook.detach().clone(), "steps": steps,
+                            "minutes": a.minutes}, os.path.join(WORK2, f"units_{name}.pt"))
             hyps = [recognize(vocode(p), td) for p in preds]
             l1 = [float(np.abs((p * std + mean) - m).mean()) for p, m in zip(preds, m_ev)]
             row = {"steps": steps, "mel_l1_replies": float(np.mean(l1[:N_REPLIES])),

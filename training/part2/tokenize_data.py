@@ -2,6 +2,9 @@
 part-2 slt clips -> training/work/part2/tokens_{train,eval}.pt (list of int16 tensors, one per clip, each with
 exactly n_samples / 1280 tokens = mel_frames / 4).
 usage: /usr/bin/python3 training/part2/tokenize_data.py [--ckpt training/runs/encoder/final.pt] [--threads 1]
+       [--units work/part2/units_vqL1_1024.pt]   (the shipped tokens since session 6: a codebook learned for
+                     reconstruction over [feature ; layer-1 hidden] by probe_units.py --save-vq, folded into
+                     work/part2/units.pt, which load_encoder then prefers; see training/REPORT-part2.md)
        [--kmeans]   (STAND-IN codes: k-means (512) of the encoder's continuous 12.5 Hz features instead of its VQ
                      codes; used while part 1's VQ is collapsed, see training/REPORT-part2.md)
 """
@@ -18,6 +21,7 @@ from common2 import DATA2, TRAINING, WORK2, ensure_dirs  # noqa: E402
 sys.path.insert(0, TRAINING)
 from data import MelBatcher  # noqa: E402
 from infer import load_encoder  # noqa: E402
+from models import ReconstructionQuantizer  # noqa: E402
 
 
 def file_sha(p):
@@ -73,20 +77,40 @@ def assign(x, c):
     return torch.argmin((x * x).sum(1, keepdim=True) - 2 * x @ c.T + (c * c).sum(1)[None], dim=1)
 
 
+def install_units(src, info):
+    """Fold a probe_units.py codebook (standardisation + projection + codes) into the encoder's unit file."""
+    u = torch.load(src)
+    w, b = ReconstructionQuantizer.fold(u["feat_mean"], u["feat_std"], u["hidden_mean"], u["hidden_std"],
+                                        u["proj_weight"], u["proj_bias"])
+    rec = dict(info, codes=f"learned {u['input']} ({len(u['codebook'])} codes, {u['steps']} steps) from "
+                           + os.path.basename(src))
+    torch.save({"weight": w, "bias": b, "codebook": u["codebook"], "layer": u["layer"], "info": rec},
+               os.path.join(WORK2, "units.pt"))
+    print("installed", rec["codes"], flush=True)
+    return rec["codes"]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", default=None)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--splits", default="eval,train")
     ap.add_argument("--kmeans", action="store_true")
+    ap.add_argument("--units", default="",
+                    help="install a learned [feature ; layer-1] codebook (probe_units.py --save-vq output) as the "
+                         "semantic tokens: folded into work/part2/units.pt under training/, then used to tokenize")
     a = ap.parse_args()
     ensure_dirs()
     torch.set_num_threads(a.threads)
     ck = a.ckpt or os.path.join(TRAINING, "runs", "encoder", "final.pt")
     if not os.path.exists(ck):
         ck = os.path.join(TRAINING, "runs", "encoder", "last.pt")
-    enc = load_encoder(ck, codebook=not a.kmeans)
     info = {"ckpt": os.path.relpath(ck, TRAINING), "ckpt_sha256": file_sha(ck), "ckpt_mtime": os.path.getmtime(ck)}
+    if a.units:
+        install_units(a.units, info)
+    enc = load_encoder(ck, codebook=not a.kmeans)
+    if not a.kmeans and hasattr(enc.vq, "layer"):
+        info["codes"] = torch.load(os.path.join(WORK2, "units.pt"))["info"]["codes"]
     print("tokenizer", info, flush=True)
     cents = None
     if a.kmeans:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common2 import DATA2, RUNS2, UPSAMPLE, WORK2, ensure_dirs, load_json  # noqa: E402
+from common2 import DATA2, RUNS2, TRAINING, UPSAMPLE, WORK2, ensure_dirs, load_json  # noqa: E402
 from dit import DiT, DiTConfig, T_CLEAN, cfg_dict, count_params  # noqa: E402
 
 
@@ -194,6 +194,7 @@ def main():
         k, v = kv.split("=")
         setattr(cfg, k, type(getattr(cfg, k))(v))
     step, elapsed = 0, 0.0
+    init_record = {}
     last = os.path.join(a.run, "last.pt")
     ck = torch.load(last, map_location="cpu") if os.path.exists(last) else None
     if ck is not None:
@@ -204,6 +205,7 @@ def main():
     if ck is not None:
         model.load_state_dict(ck.get("raw", ck["model"]))
         opt.load_state_dict(ck["opt"])
+        init_record = {k: ck[k] for k in ("init", "init_step", "init_train_minutes") if k in ck}
         step, elapsed = ck["step"], ck["elapsed"]
         print(f"resumed at step {step} ({elapsed / 60:.1f} min)", flush=True)
     elif a.init:
@@ -211,6 +213,10 @@ def main():
         assert DiTConfig(**ini["cfg"]) == cfg, "init weights have another config"
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ini["model"].items()})
         print(f"initialised from {a.init} (step {ini.get('step')})", flush=True)
+        # the warm start's own history, for the manifest (a recovered or remapped file carries the pack's record)
+        init_record = {"init": os.path.relpath(a.init, TRAINING),
+                       "init_step": ini.get("init_step", ini.get("step")),
+                       "init_train_minutes": ini.get("init_train_minutes", round(ini.get("elapsed", 0.0) / 60, 1))}
     if a.ema:
         ema = [p.detach().clone() for p in model.parameters()]
         if ck is not None and "raw" in ck:
@@ -231,7 +237,7 @@ def main():
 
     def save():
         state = {"model": ema_state(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
-                 "cfg": cfg_dict(cfg), "tokens_info": data.info}
+                 "cfg": cfg_dict(cfg), "tokens_info": data.info, **init_record}
         if ema is not None:
             state["raw"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         torch.save(state, last + ".tmp")
