@@ -67,8 +67,9 @@ def conditioning(dit_step, dims, ev_codes, gt, mean, std):
     return res
 
 
-def lookup(prefix, vocode, gt_tr, gt_ev, texts, mean, std, n_codes=512):
+def lookup(prefix, vocode, gt_tr, gt_ev, texts, mean, std):
     tr, ev = codes(prefix, "train"), codes(prefix, "eval")
+    n_codes = 1 + max(int(c.max()) for c in tr + ev)      # 512 k-means units before session 6, 1024 since
     total, count = np.zeros((n_codes, 4, 80)), np.zeros((n_codes, 4, 1))
     for c, m in zip(tr, gt_tr):
         k = min(len(c), len(m) // 4)
