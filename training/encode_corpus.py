@@ -41,7 +41,8 @@ def encode_waves(enc, waves, batcher, bs=48):
 def reassign(enc):
     """Tokens only changed (new codebook, same encoder): recompute them from the stored features instead of
     re-encoding 15 h of audio. The stored features are float16, so a token on a near-tie may differ from the
-    float32 graph; the decoder's training inputs get 8 % random code noise anyway."""
+    float32 graph; the decoder's training inputs get 8 % random code noise anyway. Only for k-means units: the
+    learned units also read layer-1 hidden states, which are not stored."""
     for split in ["eval_voice", "eval_para", "eval_both", "train"]:
         p = os.path.join(OUT, split + ".pt")
         d = torch.load(p)
@@ -62,6 +63,9 @@ def main():
     torch.set_num_threads(2)
     os.makedirs(OUT, exist_ok=True)
     enc = load_encoder()
+    if a.reassign and hasattr(enc.vq, "layer"):
+        raise SystemExit("--reassign needs k-means units; the learned units read layer-1 hidden states, which the "
+                         "encoded corpus does not store: run encode_corpus.py without --reassign")
     batcher = MelBatcher()
     rw = [np.load(os.path.join(DATA, "replies", k + ".npy")) for k in REPLIES]
     rr = encode_waves(enc, rw, batcher)

@@ -21,12 +21,12 @@ def file_sha256(p):
     return h.hexdigest()
 
 
-def load_encoder(path=None, codebook=True, units="auto"):
+def load_encoder(path=None, codebook=True):
     """Trained encoder with its semantic-token inventory, both fitted on THIS checkpoint (each file records the
     checkpoint's SHA-256, so a retrained encoder never silently pairs with a stale codebook):
     the reconstruction-trained units (work/part2/units.pt under training/, tokenize_data.py --units) when that
-    file exists and units is not False, else the k-means units (work/part2/kmeans.pt, tokenize_data.py --kmeans).
-    codebook=False keeps the training-time quantiser (tokens meaningless; features and CTC only)."""
+    file exists, else the k-means units (work/part2/kmeans.pt, tokenize_data.py --kmeans); `units_info` keeps the
+    file's record. codebook=False keeps the training-time quantiser (tokens meaningless; features and CTC only)."""
     path = path or os.path.join(RUNS, "encoder", "final.pt")
     if not os.path.exists(path):
         path = os.path.join(RUNS, "encoder", "last.pt")
@@ -35,19 +35,19 @@ def load_encoder(path=None, codebook=True, units="auto"):
     m.load_state_dict(ck["model"])
     if not codebook:
         return m.eval()
-    use_units = os.path.exists(UNITS) if units == "auto" else bool(units)
-    src = UNITS if use_units else CODEBOOK
+    use_units = os.path.exists(UNITS)
+    src, fix = (UNITS, "--units") if use_units else (CODEBOOK, "--kmeans")
     if not os.path.exists(src):
-        raise SystemExit(f"{os.path.relpath(src)} is missing: run training/part2/tokenize_data.py "
-                         + ("--units" if use_units else "--kmeans"))
+        raise SystemExit(f"{os.path.relpath(src)} is missing: run training/part2/tokenize_data.py {fix}")
     cb = torch.load(src)
     if cb["info"]["ckpt_sha256"] != file_sha256(path):
         raise SystemExit(f"{os.path.relpath(src)} was fitted on another encoder checkpoint; re-run "
-                         "training/part2/tokenize_data.py " + ("--units" if use_units else "--kmeans"))
+                         f"training/part2/tokenize_data.py {fix}")
     if use_units:
         m.install_units(cb["weight"], cb["bias"], cb["codebook"], cb["layer"])
     else:
         m.install_codebook(cb["centroids"])
+    m.units_info = cb["info"]
     return m.eval()
 
 

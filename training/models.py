@@ -127,7 +127,7 @@ class VectorQuantizer(nn.Module):
         self.codebook = nn.Parameter(torch.randn(n_codes, code_dim))
         self.register_buffer("usage", torch.ones(n_codes))
 
-    def forward(self, x):
+    def forward(self, x, hidden=None):
         z = F.normalize(self.proj(x), dim=-1)
         cb = F.normalize(self.codebook, dim=-1)
         idx = torch.argmax(z @ cb.t(), dim=-1)
@@ -160,19 +160,21 @@ class KMeansQuantizer(nn.Module):
         self.register_buffer("centroids", centroids.float().clone())
         self.register_buffer("half_norm", 0.5 * (self.centroids ** 2).sum(-1))
 
-    def forward(self, x):
+    def forward(self, x, hidden=None):
         idx = torch.argmin(self.half_norm - x @ self.centroids.t(), dim=-1)
         return idx, None, torch.zeros(()), x
 
 
 class ReconstructionQuantizer(nn.Module):
     """The demo pack's semantic tokens: a unit inventory learned for reconstruction over [final 12.5 Hz feature ;
-    hidden states of an earlier encoder layer] (training/part2/train_units.py).
+    hidden states of an earlier encoder layer] (learned by training/part2/probe_units.py --save-vq, folded and
+    installed by training/part2/tokenize_data.py --units).
 
     k-means of the CTC-trained feature kept the words for part 1 but not what the mel needs (resynthesis WER ~100 %,
     training/REPORT-part2.md §0b); layer 1 is more acoustic, and a codebook trained with a mel regressor through a
     straight-through bottleneck keeps far more of it at one token per 80 ms. The standardisation of both parts is
-    folded into the projection, so the graph is Concat -> MatMul -> nearest code (one MatMul and one ArgMin)."""
+    folded into the projection, so the graph is Concat -> MatMul -> nearest code (one MatMul and one ArgMin).
+    Every quantiser takes (feature, hidden); only this one reads the hidden states (of layer `self.layer`)."""
 
     def __init__(self, weight, bias, codebook, layer):
         super().__init__()
@@ -266,7 +268,7 @@ class StreamingEncoder(nn.Module):
             if i == unit_layer:
                 hidden = self._unit_input(x)
         _, ctc_logits, feat = self._heads(x)
-        idx, q, vq_loss, z = self.vq(feat, hidden) if hidden is not None else self.vq(feat)
+        idx, q, vq_loss, z = self.vq(feat, hidden)
         q_ctc = None
         if q is not None:
             B, T12, _ = q.shape
@@ -291,7 +293,7 @@ class StreamingEncoder(nn.Module):
             if i == unit_layer:
                 hidden = self._unit_input(x)
         _, ctc_logits, feat = self._heads(x)
-        idx, _, _, _ = self.vq(feat, hidden) if hidden is not None else self.vq(feat)
+        idx, _, _, _ = self.vq(feat, hidden)
         return idx[0], feat[0], torch.argmax(ctc_logits[0], dim=-1), torch.stack(ks), torch.stack(vs)
 
 

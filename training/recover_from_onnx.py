@@ -12,13 +12,15 @@ trained values. Check: the recovered model is exported again and every initializ
 bit for bit, so nothing is guessed.
 
 usage: /usr/bin/python3 training/recover_from_onnx.py [--only encoder,decoder,detok,vocoder]
-writes training/runs/{encoder,decoder}/final.pt, training/work/part2/units.pt (or kmeans.pt for a k-means pack),
-       training/runs/part2/{detok,vocoder}/last.pt   (existing files are kept unless --force)
+writes (under training/) runs/{encoder,decoder}/final.pt, work/part2/units.pt (or kmeans.pt for a k-means pack),
+       runs/part2/{detok,vocoder}/recovered.pt   (existing files are kept unless --force)
 Parameters the graphs do not contain (the encoder's training-only quantised-stream CTC head and learned VQ) keep
 random values; they are listed in the output.
 """
 import argparse
+import functools
 import hashlib
+import json
 import os
 import sys
 import tempfile
@@ -114,11 +116,15 @@ def file_sha256(p):
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=1)
+def pack_manifest():
+    with open(os.path.join(PACK, "manifest.json")) as f:
+        return json.load(f)
+
+
 def pack_training(kind):
     """train_minutes / steps the committed manifest records for this model (so a re-export keeps them)."""
-    import json
-    with open(os.path.join(PACK, "manifest.json")) as f:
-        t = json.load(f).get("training", {}).get(kind, {})
+    t = pack_manifest().get("training", {}).get(kind, {})
     return {k: t[k] for k in ("train_minutes", "steps") if k in t}
 
 
@@ -135,10 +141,8 @@ def save(obj, path, force):
 def do_encoder(force):
     import export
     from models import EncoderConfig, StreamingEncoder, cfg_dict
-    import json
     cfg = EncoderConfig()
-    with open(os.path.join(PACK, "manifest.json")) as f:
-        tok = json.load(f)["tokenizer"]
+    tok = pack_manifest()["tokenizer"]
     units = tok.get("units", {"kind": "kmeans"})
     n_codes = tok["codebook_size"]
     enc = StreamingEncoder(cfg)
@@ -196,15 +200,12 @@ def do_part2(which, force):
     model, absent, worst = recover(model.eval(), lambda m, p: fn(m, p), os.path.join(PACK, graph))
     print(f"{which}: re-export max |diff| {worst:.3g}; not in the graph: {absent}")
     assert worst == 0.0
-    import json
-    with open(os.path.join(PACK, "manifest.json")) as f:
-        rec = json.load(f).get("training", {}).get("part2", {}).get("detokenizer" if which == "detok" else which, {})
-    hist = {"step": rec.get("step", 0) + rec.get("init_step", 0),
-            "train_minutes": round(rec.get("train_minutes", 0.0) + rec.get("init_train_minutes", 0.0), 1)}
-    # step/elapsed 0: a fresh start for train_*.py; the history the pack recorded rides along for the manifest
+    rec = pack_manifest().get("training", {}).get("part2", {}).get("detokenizer" if which == "detok" else which, {})
+    # step/elapsed 0: a fresh start for train_*.py; the training the pack recorded rides along as its history
     save({"model": model.state_dict(), "cfg": cfg_dict(model.c), "step": 0, "elapsed": 0.0,
-          "recovered_from": f"models/demo/{graph}", "pack_training": hist, "init_step": hist["step"],
-          "init_train_minutes": hist["train_minutes"]}, os.path.join(RUNS2, which, "recovered.pt"), force)
+          "recovered_from": f"models/demo/{graph}", "init_step": rec.get("step", 0) + rec.get("init_step", 0),
+          "init_train_minutes": round(rec.get("train_minutes", 0.0) + rec.get("init_train_minutes", 0.0), 1)},
+         os.path.join(RUNS2, which, "recovered.pt"), force)
 
 
 def main():

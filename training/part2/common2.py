@@ -36,6 +36,21 @@ UPSAMPLE = 4                         # mel frames per semantic token
 TOKEN_SAMPLES = VHOP * UPSAMPLE      # 1280 samples = 80 ms
 
 
+HISTORY_KEYS = ("init", "init_step", "init_train_minutes", "recovered_from")
+
+
+def history(ck):
+    """What a warm start from checkpoint `ck` inherits: its own steps and minutes plus the history it carried."""
+    return {"init_step": ck.get("step", 0) + ck.get("init_step", 0),
+            "init_train_minutes": round(ck.get("elapsed", 0.0) / 60 + ck.get("init_train_minutes", 0.0), 1)}
+
+
+def training_record(ck, checkpoint):
+    """The manifest's training record of a part-2 checkpoint: its own steps/minutes and what it started from."""
+    return {"checkpoint": checkpoint, "step": ck["step"], "train_minutes": round(ck["elapsed"] / 60, 1),
+            **{k: ck[k] for k in HISTORY_KEYS if k in ck}}
+
+
 def ensure_dirs():
     for d in (DATA2, WORK2, RUNS2, os.path.join(WORK2, "logs")):
         os.makedirs(d, exist_ok=True)

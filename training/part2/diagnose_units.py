@@ -8,8 +8,8 @@
    vocoded replies. It measures how much of slt's spectrum the units alone determine.
 
 usage: /usr/bin/python3 training/part2/diagnose_units.py [--tokens "":v2_] [--threads 1]
-  --tokens: comma-separated prefixes of training/work/part2/<prefix>tokens_{train,eval}.pt ("" = current)
-Writes training/work/part2/eval/units.json.
+  --tokens: comma-separated prefixes of work/part2/<prefix>tokens_{train,eval}.pt under training/ ("" = current)
+Writes work/part2/eval/units.json under training/.
 """
 import argparse
 import os

@@ -1,6 +1,6 @@
 """Chunked vocoding vs whole-utterance vocoding on the 33 eval clips (ground-truth mel, chunked as the
 detokenizer emits it): SNR and the largest sample-to-sample jump at the joins vs elsewhere, for several
-(overlap O, look-ahead R) settings. Writes training/work/part2/eval/stitch.json.
+(overlap O, look-ahead R) settings. Writes work/part2/eval/stitch.json under training/.
 usage: /usr/bin/python3 training/part2/eval_stitch.py
 """
 import os

@@ -4,7 +4,7 @@
 * mel L1 (ln-mel units) of the detokenizer vs the ground-truth mel, for Euler steps N in --steps-sweep;
 * streaming vs whole-utterance detokenization; stitched vs whole vocoding (SNR, sample jumps at joins);
 * real-time factor (torch, --threads threads); a PNG of original vs reconstructed spectrogram.
-Writes training/work/part2/eval/results.json, wavs under training/work/part2/eval/, PNG training/part2/spectrogram.png
+Writes (under training/) work/part2/eval/results.json and its wavs, and the PNG part2/spectrogram.png
 usage: /usr/bin/python3 training/part2/evaluate_part2.py [--threads 1] [--no-wer]
 """
 import argparse

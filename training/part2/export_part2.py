@@ -14,7 +14,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common2 import (DATA2, N_MELS, PACK, RUNS2, SR, UPSAMPLE, VHOP, VN_FFT, WORK2, enc_tensor, load_json,  # noqa
-                     noise_frames, save_json)
+                     noise_frames, save_json, training_record)
 from dit import DiT, DiTConfig, T_CLEAN, count_params  # noqa: E402
 from stream import SCHEDULE, Stitcher, crossfade_weights, detokenize, plan_chunks, torch_callables  # noqa: E402
 from vocoder import Vocoder, VocoderConfig  # noqa: E402
@@ -32,9 +32,8 @@ def load_models():
         ck = torch.load(p)
         dit = DiT(DiTConfig(**ck["cfg"]))
         dit.load_state_dict(ck["model"])
-        info["detokenizer"] = {"checkpoint": "training/runs/part2/detok/last.pt", "step": ck["step"],
-                               "train_minutes": round(ck["elapsed"] / 60, 1), "tokens": ck.get("tokens_info"),
-                               **{k: ck[k] for k in ("init", "init_step", "init_train_minutes") if k in ck}}
+        info["detokenizer"] = dict(training_record(ck, "training/runs/part2/detok/last.pt"),
+                                   tokens=ck.get("tokens_info"))
     else:
         info["detokenizer"] = {"checkpoint": None, "note": "untrained random weights"}
     voc = Vocoder(VocoderConfig())
@@ -43,10 +42,7 @@ def load_models():
         ck = torch.load(p)
         voc = Vocoder(VocoderConfig(**ck["cfg"]))
         voc.load_state_dict(ck["model"])
-        info["vocoder"] = {"checkpoint": "training/runs/part2/vocoder/last.pt", "step": ck["step"],
-                           "train_minutes": round(ck["elapsed"] / 60, 1)}
-        if "recovered_from" in ck:      # recover_from_onnx.py carried the committed pack's record over
-            info["vocoder"].update(ck.get("pack_training", {}), recovered_from=ck["recovered_from"])
+        info["vocoder"] = training_record(ck, "training/runs/part2/vocoder/last.pt")
     else:
         info["vocoder"] = {"checkpoint": None, "note": "untrained random weights"}
     return dit.eval(), voc.eval(), info

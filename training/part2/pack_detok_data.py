@@ -1,10 +1,10 @@
 """Pack the detokenizer's training data compactly so it fits a device-machine call (64 MiB with the repo):
 normalised vocoder mels quantised to 8 bits (step 10.5 / 255 = 0.041, RMS error 0.012, against a mel L1 of ~0.9)
 and LZMA-compressed, plus the semantic tokens, the eval split and optionally initial DiT weights in float16.
--> training/work/part2/gpu/detok_data.xz (+ init.pt)
+-> work/part2/gpu/detok_data.xz under training/ (+ init.pt)
 
 usage: /usr/bin/python3 training/part2/pack_detok_data.py [--init training/runs/part2/detok/last.pt]
-The trainer reads it with `train_detok.py --data-pack training/work/part2/gpu/detok_data.xz` (DetokData.from_pack).
+The trainer reads it with `train_detok.py --data-pack <that file>` (DetokData.from_pack).
 """
 import argparse
 import io

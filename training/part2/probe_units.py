@@ -21,7 +21,7 @@ Inputs (all from the pack's encoder on the slt corpus of make_data.py):
   vqL1_1024, vqL1_2048, vqL1_4096  the same learned VQ over [feature ; layer-1 hidden]
 
 usage: /usr/bin/python3 training/part2/probe_units.py [--minutes 6] [--threads 1] [--inputs units512,feat,...]
-Writes training/work/part2/eval/probe_units.json.
+Writes work/part2/eval/probe_units.json under training/.
 """
 import argparse
 import os

@@ -1,5 +1,5 @@
 """Run part 1's semantic tokenizer (whole-utterance mode == streaming mode, see docs/model-pack.md §2) over the
-part-2 slt clips -> training/work/part2/tokens_{train,eval}.pt (list of int16 tensors, one per clip, each with
+part-2 slt clips -> work/part2/tokens_{train,eval}.pt under training/ (list of int16 tensors, one per clip, each with
 exactly n_samples / 1280 tokens = mel_frames / 4).
 usage: /usr/bin/python3 training/part2/tokenize_data.py [--ckpt training/runs/encoder/final.pt] [--threads 1]
        [--units work/part2/units_vqL1_1024.pt]   (the shipped tokens since session 6: a codebook learned for
@@ -87,7 +87,6 @@ def install_units(src, info):
     torch.save({"weight": w, "bias": b, "codebook": u["codebook"], "layer": u["layer"], "info": rec},
                os.path.join(WORK2, "units.pt"))
     print("installed", rec["codes"], flush=True)
-    return rec["codes"]
 
 
 def main():
@@ -109,8 +108,8 @@ def main():
     if a.units:
         install_units(a.units, info)
     enc = load_encoder(ck, codebook=not a.kmeans)
-    if not a.kmeans and hasattr(enc.vq, "layer"):
-        info["codes"] = torch.load(os.path.join(WORK2, "units.pt"))["info"]["codes"]
+    if not a.kmeans and "codes" in enc.units_info:
+        info["codes"] = enc.units_info["codes"]
     print("tokenizer", info, flush=True)
     cents = None
     if a.kmeans:

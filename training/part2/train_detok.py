@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common2 import DATA2, RUNS2, TRAINING, UPSAMPLE, WORK2, ensure_dirs, load_json  # noqa: E402
+from common2 import (DATA2, HISTORY_KEYS, RUNS2, TRAINING, UPSAMPLE, WORK2, ensure_dirs, history,  # noqa: E402
+                     load_json)
 from dit import DiT, DiTConfig, T_CLEAN, cfg_dict, count_params  # noqa: E402
 
 
@@ -205,7 +206,7 @@ def main():
     if ck is not None:
         model.load_state_dict(ck.get("raw", ck["model"]))
         opt.load_state_dict(ck["opt"])
-        init_record = {k: ck[k] for k in ("init", "init_step", "init_train_minutes") if k in ck}
+        init_record = {k: ck[k] for k in HISTORY_KEYS if k in ck}
         step, elapsed = ck["step"], ck["elapsed"]
         print(f"resumed at step {step} ({elapsed / 60:.1f} min)", flush=True)
     elif a.init:
@@ -213,10 +214,8 @@ def main():
         assert DiTConfig(**ini["cfg"]) == cfg, "init weights have another config"
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ini["model"].items()})
         print(f"initialised from {a.init} (step {ini.get('step')})", flush=True)
-        # the warm start's own history, for the manifest (a recovered or remapped file carries the pack's record)
-        init_record = {"init": os.path.relpath(a.init, TRAINING),
-                       "init_step": ini.get("init_step", ini.get("step")),
-                       "init_train_minutes": ini.get("init_train_minutes", round(ini.get("elapsed", 0.0) / 60, 1))}
+        # the warm start's history, for the manifest (a recovered or remapped file carries the pack's record)
+        init_record = {"init": os.path.relpath(a.init, TRAINING), **history(ini)}
     if a.ema:
         ema = [p.detach().clone() for p in model.parameters()]
         if ck is not None and "raw" in ck:
