@@ -257,7 +257,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Stops the current reply (as a barge-in would) without a new user turn.</summary>
-    public void CancelReply() => _ = Interrupt(reportBargeIn: false);
+    public void CancelReply() => _ = Interrupt(reportBargeIn: false, speechStartSample: long.MaxValue);
 
     private void EnsureResampled(int length)
     {
@@ -280,7 +280,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             _ring[(_streamSamples + i) % _ring.Length] = pcm[i];
         }
 
-        _streamSamples += pcm.Length;
+        Volatile.Write(ref _streamSamples, _streamSamples + pcm.Length); // the audio reader stamps deliveries with it
         _vad.Process(pcm);
         HandleVadEvents(isFlush: false);
         if (_userSpeaking || !Options.VadGatesEncoder)
@@ -401,7 +401,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
 
     private void OnSpeechStart(long sample)
     {
-        var interrupted = Options.BargeInEnabled && Interrupt(reportBargeIn: true);
+        var interrupted = Options.BargeInEnabled && Interrupt(reportBargeIn: true, speechStartSample: sample);
         if (_userSpeaking)
         {
             return;
@@ -474,14 +474,20 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Stops the reply in flight: cancels generation, drops queued audio, reports what was delivered. False when none was.</summary>
-    private bool Interrupt(bool reportBargeIn)
+    /// <summary>
+    /// Stops the reply in flight: cancels generation, drops queued audio, reports what was delivered. False when none
+    /// was. A reply whose audio has all been read still counts when the caller's speech began before its last frame
+    /// left (<paramref name="speechStartSample"/>, on the input stream's clock): the VAD confirms speech only
+    /// MinSpeechMs or more after it starts, and a caller who talked over the reply's tail did barge in.
+    /// </summary>
+    private bool Interrupt(bool reportBargeIn, long speechStartSample)
     {
         ReplyWork? work;
         lock (_gate)
         {
             work = _reply;
-            if (work is null || work.Interrupted || (work.Finished && _audio.Reader.Count == 0 && !work.AudioPending))
+            if (work is null || work.Interrupted
+                || (work.Finished && _audio.Reader.Count == 0 && !work.AudioPending && speechStartSample >= work.LastDeliveryStreamSample))
             {
                 return false;
             }
@@ -736,6 +742,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     internal sealed class ReplyWork(int turnId, EncodedTurn turn, long committedAt, double vadCommitMs, double encoderTailMs)
     {
         private long _deliveredSamples;
+        private long _lastDeliveryStreamSample = -1;
 
         public int TurnId { get; } = turnId;
 
@@ -774,7 +781,14 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         /// <summary>Reply audio the far end has: what the transport reported as played, else what it read.</summary>
         public double DeliveredMs => ReportedPlayedMs ?? (1000.0 * Interlocked.Read(ref _deliveredSamples) / OutputSampleRate);
 
-        public void AddDelivered(int samples) => Interlocked.Add(ref _deliveredSamples, samples);
+        /// <summary>How much caller audio the session had received when the transport read this reply's latest frame (-1: none yet).</summary>
+        public long LastDeliveryStreamSample => Interlocked.Read(ref _lastDeliveryStreamSample);
+
+        public void AddDelivered(int samples, long streamSample)
+        {
+            Interlocked.Add(ref _deliveredSamples, samples);
+            Interlocked.Exchange(ref _lastDeliveryStreamSample, streamSample);
+        }
 
         public TurnLatency Latency() => new()
         {
@@ -822,7 +836,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
 
                 if (work is not null && work.TurnId == item.TurnId)
                 {
-                    work.AddDelivered(item.Length);
+                    work.AddDelivered(item.Length, Volatile.Read(ref session._streamSamples));
                 }
 
                 return true;

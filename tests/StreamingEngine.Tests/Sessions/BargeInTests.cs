@@ -57,6 +57,95 @@ public sealed class BargeInTests(EngineFixture engineFixture, PackFixture pack)
         Assert.NotEmpty(next.Audio);
     }
 
+    [Fact]
+    public async Task Speech_that_began_over_the_replys_last_frames_is_a_barge_in_even_when_the_vad_confirms_it_later()
+    {
+        var c = EngineTestSupport.E2eCases(pack).First(e => EngineTestSupport.Mode(e) == OutputMode.TextAndAudio);
+        var speech = GoldenTensor.F32(c.GetProperty("pcm"));
+
+        // Where, in 20 ms pieces of the second utterance, the VAD places the caller's onset and when it confirms it.
+        int onsetPiece, confirmPiece;
+        await using (var probe = await RepliedSessionAsync(speech))
+        {
+            (onsetPiece, confirmPiece, _) = await PushUntilSpeechStartedAsync(probe, speech, readFramePerPiece: false);
+        }
+
+        Assert.True(confirmPiece - onsetPiece >= 2, $"the VAD confirmed speech {confirmPiece - onsetPiece} pieces after its onset");
+
+        // The far end plays one frame per piece: the reply's last frame leaves after the onset, before the confirmation.
+        await using var session = await RepliedSessionAsync(speech);
+        var replyFrames = session.Audio.Count;
+        var tail = ((onsetPiece + confirmPiece) / 2) + 1;
+        Assert.True(replyFrames > tail, $"the reply has only {replyFrames} frames");
+        while (session.Audio.Count > tail && session.Audio.TryRead(out var frame))
+        {
+            frame.Dispose();
+        }
+
+        var (_, confirmedAt, seen) = await PushUntilSpeechStartedAsync(session, speech, readFramePerPiece: true);
+        Assert.Equal(confirmPiece, confirmedAt);
+        Assert.Equal(0, session.Audio.Count);
+        var bargeIn = Assert.Single(seen, e => e.Kind == SessionEventKind.BargeIn);
+        Assert.Equal(replyFrames * session.Options.OutputFrameMs, bargeIn.AudioMs);
+
+        // Control: the reply had wholly left before the caller spoke, so the same speech is a new turn, not a barge-in.
+        await using var quiet = await RepliedSessionAsync(speech);
+        while (quiet.Audio.TryRead(out var frame))
+        {
+            frame.Dispose();
+        }
+
+        var (_, _, heard) = await PushUntilSpeechStartedAsync(quiet, speech, readFramePerPiece: false);
+        Assert.DoesNotContain(heard, e => e.Kind == SessionEventKind.BargeIn);
+
+        async Task<VoiceSession> RepliedSessionAsync(float[] pcm)
+        {
+            var s = Engine.OpenSession(new VoiceSessionOptions { AutoCommit = false, VadGatesEncoder = false, MaxNewTokens = 120, AudioQueueFrames = 512 });
+            s.PushAudio(pcm);
+            Assert.True(s.CommitTurn());
+            await s.WhenRepliesDone; // every frame of the reply is queued, none read
+            while (s.Events.TryRead(out _))
+            {
+            }
+
+            return s;
+        }
+    }
+
+    /// <summary>
+    /// Pushes <paramref name="speech"/> (16 kHz) in 20 ms pieces after the first utterance (the same speech) until the
+    /// session reports SpeechStarted; returns the piece its onset falls in, the piece after which it was reported and
+    /// the events up to it (a barge-in comes just before). Optionally reads one reply frame after each piece, as a far
+    /// end playing in real time.
+    /// </summary>
+    private static async Task<(int Onset, int Confirmed, List<SessionEvent> Events)> PushUntilSpeechStartedAsync(VoiceSession session, float[] speech, bool readFramePerPiece)
+    {
+        const int piece = 320;
+        var baseMs = speech.Length / 16L;
+        var events = new List<SessionEvent>();
+        for (var i = 0; i * piece < speech.Length; i++)
+        {
+            session.PushAudio(speech.AsSpan(i * piece, Math.Min(piece, speech.Length - (i * piece))));
+            if (readFramePerPiece && session.Audio.TryRead(out var frame))
+            {
+                frame.Dispose();
+            }
+
+            while (session.Events.TryRead(out var e))
+            {
+                events.Add(e);
+                if (e.Kind == SessionEventKind.SpeechStarted)
+                {
+                    return ((int)((e.TimeMs!.Value - baseMs) / 20), i, events);
+                }
+            }
+
+            await Task.Yield();
+        }
+
+        throw new Xunit.Sdk.XunitException("the VAD never confirmed the caller's speech");
+    }
+
     [Theory]
     [InlineData(false, "silence")]
     [InlineData(true, "semantic")]
