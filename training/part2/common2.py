@@ -48,7 +48,7 @@ def history(ck):
 def training_record(ck, checkpoint):
     """The manifest's training record of a part-2 checkpoint: its own steps/minutes and what it started from."""
     return {"checkpoint": checkpoint, "step": ck["step"], "train_minutes": round(ck["elapsed"] / 60, 1),
-            **{k: ck[k] for k in HISTORY_KEYS if k in ck}}
+            **{k: ck[k] for k in HISTORY_KEYS + ("recipe",) if k in ck}}
 
 
 def ensure_dirs():

@@ -111,10 +111,13 @@ def main():
     ap.add_argument("--no-wer", action="store_true")
     ap.add_argument("--steps-sweep", default="1,2,4,6,8,10")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--detok-run", default="detok", help="the run under runs/part2 whose last.pt is measured")
+    ap.add_argument("--out", default=OUT, help="folder for results.json and the wavs")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    os.makedirs(OUT, exist_ok=True)
-    dit, dck = load("detok", DiT, DiTConfig)
+    out = a.out
+    os.makedirs(out, exist_ok=True)
+    dit, dck = load(a.detok_run, DiT, DiTConfig)
     voc, vck = load("vocoder", Vocoder, VocoderConfig)
     dit_step, vocode = torch_callables(dit, voc)
     dims = (dit.c.n_layers, dit.c.n_heads, dit.c.head_dim)
@@ -190,9 +193,9 @@ def main():
         copy.append(vocode(((gt[i] - mean) / std)[None].astype(np.float32))[0])
     res["copy_synthesis_snr_db"] = float(np.mean([snr_db(wav[i][:len(copy[i])], copy[i]) for i in range(n)]))
     for i in range(n):
-        write_wav(os.path.join(OUT, f"{i:02d}_orig.wav"), wav[i])
-        write_wav(os.path.join(OUT, f"{i:02d}_copy.wav"), copy[i])
-        write_wav(os.path.join(OUT, f"{i:02d}_resyn.wav"), resyn[i])
+        write_wav(os.path.join(out, f"{i:02d}_orig.wav"), wav[i])
+        write_wav(os.path.join(out, f"{i:02d}_copy.wav"), copy[i])
+        write_wav(os.path.join(out, f"{i:02d}_resyn.wav"), resyn[i])
 
     # ---- RTF (torch) ----
     t0 = time.perf_counter()
@@ -213,7 +216,8 @@ def main():
 
     # ---- PNG (reply 'opening_hours' = index 1) ----
     k = 1
-    spectrogram_png(os.path.join(HERE, "spectrogram.png"), [gt[k], mels_by_N[N0][k]])
+    if a.detok_run == "detok":  # the report's figure shows the pack's checkpoint, not a candidate
+        spectrogram_png(os.path.join(HERE, "spectrogram.png"), [gt[k], mels_by_N[N0][k]])
     res["png"] = {"file": "training/part2/spectrogram.png", "text": texts[k],
                   "layout": "top: flite slt original ln-mel; bottom: tokens -> streaming detokenizer (N=%d)" % N0}
 
@@ -243,7 +247,7 @@ def main():
         res["hypotheses"] = [{"text": texts[i], "orig": hyp["orig"][i], "copy": hyp["copy"][i],
                               "resyn": hyp["resyn"][i]} for i in range(n)]
         print(json.dumps(res["wer"], indent=1), flush=True)
-    save_json(os.path.join(OUT, "results.json"), res)
+    save_json(os.path.join(out, "results.json"), res)
 
 
 if __name__ == "__main__":

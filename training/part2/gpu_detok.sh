@@ -16,7 +16,9 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
 common="--device cuda --data-pack $G/detok_data.xz --minutes $MIN --bs 96 --lr 1e-3 --ema 0.999 --time-schedule \
  --eval-every 2 --save-every 500 --threads 4"
-python3 "$PART2/train_detok.py" $common --run "$RUNS/A" --init "$G/init.pt" > "$OUT/detokA.log" 2>&1 &
+# A: the session-7 recipe (training times on the N = 2 Euler grid, replies drawn 30 % of the time) from the pack's weights
+python3 "$PART2/train_detok.py" $common --run "$RUNS/A" --init "$G/init.pt" --t-grid 2 --t-grid-p 0.8 --reply-p 0.3 \
+    > "$OUT/detokA.log" 2>&1 &
 python3 "$PART2/train_detok.py" $common --run "$RUNS/B" --cfg d_model=256,n_layers=8,d_ff=1024 \
     > "$OUT/detokB.log" 2>&1 &
 wait

@@ -36,6 +36,7 @@ def pack_split(d, prefix, out, exact):
     out[prefix + "tok"] = np.concatenate(d.toks).astype(np.int16)
     out[prefix + "tok_len"] = lens
     out[prefix + "mel"] = mel.astype(np.float16) if exact else quantise(mel)
+    out[prefix + "replies"] = np.array(d.replies, np.int64)  # the reply clips, for train_detok.py --reply-p
 
 
 def main():

@@ -2,6 +2,8 @@
 attention pattern: every training item is [clean prefix split into random emitted segments (t = 0.999,
 block-causal) | one noisy window (random emitted size + random look-ahead, t ~ U(0,1)) attending to the whole
 prefix and itself]; loss = MSE(velocity) on the window frames.
+--t-grid N puts most window times on the inference Euler grid (k / N); --reply-p draws that share of the items from
+the 13 replies' clips (the agent only ever speaks those codes; the held-out sentences measure generalisation).
 Resumable: training/runs/part2/detok/last.pt.
 usage: nohup /usr/bin/python3 training/part2/train_detok.py --minutes 40 --threads 1 \
          > training/work/part2/logs/detok.log 2>&1 &
@@ -19,6 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common2 import (DATA2, HISTORY_KEYS, RUNS2, TRAINING, UPSAMPLE, WORK2, ensure_dirs, history,  # noqa: E402
                      load_json)
 from dit import DiT, DiTConfig, T_CLEAN, cfg_dict, count_params  # noqa: E402
+sys.path.insert(0, TRAINING)
+from corpus_text import REPLIES  # noqa: E402
 
 
 class DetokData:
@@ -36,6 +40,9 @@ class DetokData:
             self.mels.append(m.astype(np.float32))
             self.toks.append(t.numpy().astype(np.int64))
         self.n = len(self.mels)
+        # the clips of the agent's replies (what the decoder's audio codes always are), for --reply-p
+        texts = [m["text"] for m in load_json(os.path.join(DATA2, f"slt_{split}.json"))]
+        self.replies = [i for i, t in enumerate(texts) if t in set(REPLIES.values())]
 
     @classmethod
     def from_pack(cls, path, split="train"):
@@ -53,6 +60,7 @@ class DetokData:
         self.toks = [tok[e - n:e] for e, n in zip(ends, lens)]
         self.mels = [mel[UPSAMPLE * (e - n):UPSAMPLE * e] for e, n in zip(ends, lens)]
         self.info = {"pack": os.path.basename(path)}
+        self.replies = z[split + "_replies"].tolist() if split + "_replies" in z.files else []
         self.n = len(self.mels)
         return self
 
@@ -79,10 +87,13 @@ def sample_item(rng, n_tok, max_prefix_tok=60):
     return segs, (s, e)
 
 
-def make_batch(data, rng, bs):
+def make_batch(data, rng, bs, reply_p=0.0):
     items = []
     for _ in range(bs):
-        i = int(rng.integers(data.n))
+        if reply_p > 0 and data.replies and rng.random() < reply_p:
+            i = int(data.replies[int(rng.integers(len(data.replies)))])
+        else:
+            i = int(rng.integers(data.n))
         segs, (s, e) = sample_item(rng, len(data.toks[i]))
         items.append((i, segs, s, e))
     T = max(UPSAMPLE * e for _, _, _, e in items)
@@ -108,10 +119,22 @@ def make_batch(data, rng, bs):
     return (torch.from_numpy(x1), torch.from_numpy(tok), torch.from_numpy(is_pre), torch.from_numpy(win), mask)
 
 
-def fm_loss(model, batch, rng_t, device="cpu", amp=False):
+def sample_t(B, rng_t, device, grid_steps=0, grid_p=0.0):
+    """t ~ U(0, 1); with grid_steps > 0, a fraction grid_p of the items instead take one of the Euler grid's times
+    k / grid_steps. With N = 2 inference the DiT is only ever asked at t = 0 and t = 0.5, so spending most of the
+    training there buys quality where it is used (the uniform remainder keeps other N usable)."""
+    t = torch.rand(B, generator=rng_t, device=device)
+    if grid_steps > 0 and grid_p > 0:
+        k = torch.randint(0, grid_steps, (B,), generator=rng_t, device=device).float() / grid_steps
+        on_grid = torch.rand(B, generator=rng_t, device=device) < grid_p
+        t = torch.where(on_grid, k, t)
+    return t
+
+
+def fm_loss(model, batch, rng_t, device="cpu", amp=False, grid_steps=0, grid_p=0.0):
     x1, tok, is_pre, win, mask = [b.to(device, non_blocking=True) for b in batch]
     B, T, _ = x1.shape
-    t = torch.rand(B, generator=rng_t, device=device)
+    t = sample_t(B, rng_t, device, grid_steps, grid_p)
     x0 = torch.randn(x1.shape, generator=rng_t, device=device)
     xt = (1 - t[:, None, None]) * x0 + t[:, None, None] * x1
     x = torch.where(is_pre[..., None], x1, xt)
@@ -147,7 +170,7 @@ def eval_l1(model, data, device="cpu", n_steps=6, seed=1234):
     return tot / n
 
 
-def batches(data, rng, bs, depth=4):
+def batches(data, rng, bs, reply_p=0.0, depth=4):
     """Build batches on a background thread (numpy and mask building overlap the GPU step)."""
     import queue
     import threading
@@ -155,7 +178,7 @@ def batches(data, rng, bs, depth=4):
 
     def work():
         while True:
-            q.put(make_batch(data, rng, bs))
+            q.put(make_batch(data, rng, bs, reply_p))
     threading.Thread(target=work, daemon=True).start()
     while True:
         yield q.get()
@@ -177,6 +200,11 @@ def main():
     ap.add_argument("--ema", type=float, default=0.0, help="keep an EMA of the weights; saved as 'model'")
     ap.add_argument("--time-schedule", action="store_true",
                     help="cosine learning rate over the --minutes budget instead of --total-steps")
+    ap.add_argument("--t-grid", type=int, default=0,
+                    help="Euler steps of the inference schedule whose times get --t-grid-p of the items (0: off)")
+    ap.add_argument("--t-grid-p", type=float, default=0.8)
+    ap.add_argument("--reply-p", type=float, default=0.0,
+                    help="fraction of items drawn from the 13 replies' clips (the only audio the agent speaks)")
     ap.add_argument("--eval-every", type=float, default=0, help="minutes between eval_l1 measurements (0: off)")
     a = ap.parse_args()
     ensure_dirs()
@@ -189,7 +217,9 @@ def main():
     else:
         data = DetokData("train")
         ev = DetokData("eval") if a.eval_every else None
-    print("tokens from", data.info, "clips", data.n, flush=True)
+    if a.reply_p and not data.replies:
+        sys.exit("--reply-p needs to know the reply clips: repack with pack_detok_data.py or train from training/data")
+    print("tokens from", data.info, "clips", data.n, "reply clips", len(data.replies), flush=True)
     cfg = DiTConfig()
     for kv in filter(None, a.cfg.split(",")):
         k, v = kv.split("=")
@@ -225,7 +255,7 @@ def main():
     rng_t = torch.Generator(device=dev).manual_seed(step + 5)
     t0, start_elapsed = time.time(), elapsed
     agg, nagg = 0.0, 0
-    source = batches(data, rng, a.bs) if amp else (make_batch(data, rng, a.bs) for _ in iter(int, 1))
+    source = batches(data, rng, a.bs, a.reply_p) if amp else (make_batch(data, rng, a.bs, a.reply_p) for _ in iter(int, 1))
 
     def ema_state():
         sd = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -234,9 +264,12 @@ def main():
                 sd[n] = e.detach().cpu().clone()
         return sd
 
+    recipe = {"lr": a.lr, "bs": a.bs, "ema": a.ema, "t_grid": a.t_grid, "t_grid_p": a.t_grid_p if a.t_grid else 0.0,
+              "reply_p": a.reply_p}
+
     def save():
         state = {"model": ema_state(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
-                 "cfg": cfg_dict(cfg), "tokens_info": data.info, **init_record}
+                 "cfg": cfg_dict(cfg), "tokens_info": data.info, "recipe": recipe, **init_record}
         if ema is not None:
             state["raw"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         torch.save(state, last + ".tmp")
@@ -256,7 +289,7 @@ def main():
         lr = a.lr * min(1.0, (step + 1) / 200) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        loss = fm_loss(model, next(source), rng_t, dev, amp)
+        loss = fm_loss(model, next(source), rng_t, dev, amp, a.t_grid, a.t_grid_p)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
