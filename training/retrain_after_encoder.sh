@@ -5,23 +5,24 @@
 # (runs/decoder_v2, runs/part2/detok_v2, work/encoded_v2, work/part2/v2_*.pt) until the new pack beats the committed one.
 # usage: sh training/retrain_after_encoder.sh [decoder-minutes] [detok-minutes]
 cd "$(dirname "$0")/.."
+W=training/work   # generated data, logs and tokens (git-ignored)
 DEC_MIN=${1:-90}
 DETOK_MIN=${2:-85}
 test -f training/runs/encoder/final.pt || { echo "training/runs/encoder/final.pt is missing: train the encoder first"; exit 1; }
-mkdir -p training/work/logs
+mkdir -p $W/logs
 [ -d training/runs/decoder_v2 ] || { [ -d training/runs/decoder ] && mv training/runs/decoder training/runs/decoder_v2; }
 for f in units.pt tokens_train.pt tokens_eval.pt; do
-  [ -f training/work/part2/v2_$f ] || { [ -f training/work/part2/$f ] && cp training/work/part2/$f training/work/part2/v2_$f; }
+  [ -f $W/part2/v2_$f ] || { [ -f $W/part2/$f ] && cp $W/part2/$f $W/part2/v2_$f; }
 done
-[ -d training/work/encoded_v2 ] || { [ -d training/work/encoded ] && cp -r training/work/encoded training/work/encoded_v2; }
+[ -d "$W/encoded_v2" ] || { [ -d "$W/encoded" ] && cp -r "$W/encoded" "$W/encoded_v2"; }
 if /usr/bin/python3 -c "import sys; sys.path.insert(0, 'training'); import build_pack; sys.exit(0 if build_pack.codebook_fresh() else 1)"; then
   echo "== codebook already fitted on this encoder"
 else
   echo "== codebook $(date +%T)"   # learned units (REPORT-part2 §0c); the decoder/DiT then need a fresh start or remap_codebook.py
   /usr/bin/python3 training/part2/probe_units.py --inputs vqL1_1024 --minutes 10 --save-vq --out probe_units_vqL1_1024.json || exit 1
-  /usr/bin/python3 training/part2/tokenize_data.py --units training/work/part2/units_vqL1_1024.pt --threads 2 || exit 1
+  /usr/bin/python3 training/part2/tokenize_data.py --units $W/part2/units_vqL1_1024.pt --threads 2 || exit 1
 fi
-if [ training/work/encoded/train.pt -nt training/work/part2/units.pt ]; then
+if [ $W/encoded/train.pt -nt $W/part2/units.pt ]; then
   echo "== corpus already encoded with this codebook"
 else
   echo "== encode $(date +%T)"
@@ -31,7 +32,7 @@ echo "== decoder + detokenizer $(date +%T)"
 # The detokenizer is warm-started from the previous units' weights (kept in runs/part2/detok_v2).
 [ -d training/runs/part2/detok_v2 ] || cp -r training/runs/part2/detok training/runs/part2/detok_v2
 /usr/bin/python3 training/part2/train_detok.py --run training/runs/part2/detok --minutes "$DETOK_MIN" --threads 1 \
-  >> training/work/logs/detok_s3.log 2>&1 &
-/usr/bin/python3 training/train_decoder.py --minutes "$DEC_MIN" --probe-epochs 12 --threads 1 >> training/work/logs/decoder_s3.log 2>&1
+  >> $W/logs/detok_s3.log 2>&1 &
+/usr/bin/python3 training/train_decoder.py --minutes "$DEC_MIN" --probe-epochs 12 --threads 1 >> $W/logs/decoder_s3.log 2>&1
 wait
 echo "done $(date +%T)"

@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common2 import DATA2, HERE, RUNS2, VHOP, WORK2, load_json, save_json, write_wav  # noqa: E402
 from dit import DiT, DiTConfig  # noqa: E402
-from stream import SCHEDULE, Stitcher, detokenize, plan_chunks, torch_callables  # noqa: E402
+from stream import SCHEDULE, Stitcher, detokenize, plan_chunks, torch_callables, vocode_chunks  # noqa: E402
 from vocoder import Vocoder, VocoderConfig  # noqa: E402
 
 OUT = os.path.join(WORK2, "eval")
@@ -201,9 +201,7 @@ def main():
     t0 = time.perf_counter()
     tot = 0.0
     for i in range(n):
-        ms = detokenize(dit_step, codes[i], dims, a.seed, SCHEDULE)
-        stt = Stitcher(vocode, SCHEDULE)
-        y = np.concatenate([stt.push(m, k == len(ms) - 1) for k, m in enumerate(ms)])
+        y = vocode_chunks(vocode, detokenize(dit_step, codes[i], dims, a.seed, SCHEDULE))
         tot += len(y) / 16000
     el = time.perf_counter() - t0
     t1 = time.perf_counter()

@@ -19,7 +19,7 @@ from dit import DiT, DiTConfig  # noqa: E402
 from evaluate_part2 import load, recognize, wer  # noqa: E402
 from make_data import flite_slt  # noqa: E402
 from sentences import eval_sentences, train_sentences  # noqa: E402
-from stream import SCHEDULE, Stitcher, detokenize, torch_callables  # noqa: E402
+from stream import SCHEDULE, detokenize, torch_callables, vocode_chunks  # noqa: E402
 from tokenize_data import tokenize  # noqa: E402
 from vocoder import Vocoder, VocoderConfig  # noqa: E402
 from infer import load_encoder  # noqa: E402
@@ -61,8 +61,7 @@ def main():
             hyp = []
             for t in toks:
                 mels = detokenize(step, t.numpy().astype(np.int64), dims, 0, sch)
-                stitch = Stitcher(vocode, sch)
-                hyp.append(recognize(np.concatenate([stitch.push(m, k == len(mels) - 1) for k, m in enumerate(mels)]), td))
+                hyp.append(recognize(vocode_chunks(vocode, mels, sch), td))
             res["wer"][f"resynthesis_N{n}"] = wer(FRESH, hyp)
             res["hypotheses"][f"N{n}"] = hyp
             print(f"N {n}: WER {res['wer'][f'resynthesis_N{n}']:.1f} %", flush=True)

@@ -7,7 +7,8 @@
 set -e
 MIN=${1:-8}
 PART2=$(dirname "$0")
-G="$PART2/../work/part2/gpu"
+WORK="$(dirname "$PART2")/work"
+G="$WORK/part2/gpu"
 OUT=${OUT:-$(mktemp -d)}       # the device machine sets $OUT (its files come back)
 RUNS=$(mktemp -d)              # per-variant checkpoints; only the exported weights below go back
 mkdir -p "$OUT"

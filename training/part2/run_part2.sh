@@ -7,18 +7,19 @@
 set -e
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
+W=training/work   # generated data, logs and tokens (git-ignored)
 DM=${1:-30}
 VM=${2:-20}
 TH=${3:-1}
-mkdir -p training/work/part2/logs
+mkdir -p $W/part2/logs
 [ -f training/data/part2/mel_stats.json ] || $PY training/part2/make_data.py
 # The semantic tokens: a codebook over [feature ; layer-1 hidden] learned for mel reconstruction (REPORT-part2 §0c),
 # shared with part 1's decoder. Learned once per encoder checkpoint (build_pack.py's codebook stage does the same).
-if [ -f training/work/part2/units.pt ]; then
+if [ -f $W/part2/units.pt ]; then
   $PY training/part2/tokenize_data.py --threads "$TH"
 else
   $PY training/part2/probe_units.py --inputs vqL1_1024 --minutes 10 --save-vq --out probe_units_vqL1_1024.json
-  $PY training/part2/tokenize_data.py --units training/work/part2/units_vqL1_1024.pt --threads "$TH"
+  $PY training/part2/tokenize_data.py --units $W/part2/units_vqL1_1024.pt --threads "$TH"
 fi
 $PY training/part2/train_vocoder.py --minutes "$VM" --threads "$TH"
 $PY training/part2/train_detok.py --minutes "$DM" --threads "$TH"

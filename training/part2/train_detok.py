@@ -5,8 +5,8 @@ prefix and itself]; loss = MSE(velocity) on the window frames.
 --t-grid N puts most window times on the inference Euler grid (k / N); --reply-p draws that share of the items from
 the 13 replies' clips (the agent only ever speaks those codes; the held-out sentences measure generalisation).
 Resumable: training/runs/part2/detok/last.pt.
-usage: nohup /usr/bin/python3 training/part2/train_detok.py --minutes 40 --threads 1 \
-         > training/work/part2/logs/detok.log 2>&1 &
+usage (log: work/part2/logs/detok.log under training/):
+  nohup /usr/bin/python3 training/part2/train_detok.py --minutes 40 --threads 1 > LOG 2>&1 &
 """
 import argparse
 import math
@@ -41,8 +41,9 @@ class DetokData:
             self.toks.append(t.numpy().astype(np.int64))
         self.n = len(self.mels)
         # the clips of the agent's replies (what the decoder's audio codes always are), for --reply-p
+        replies = set(REPLIES.values())
         texts = [m["text"] for m in load_json(os.path.join(DATA2, f"slt_{split}.json"))]
-        self.replies = [i for i, t in enumerate(texts) if t in set(REPLIES.values())]
+        self.replies = [i for i, t in enumerate(texts) if t in replies]
 
     @classmethod
     def from_pack(cls, path, split="train"):

@@ -1,8 +1,8 @@
 """Train the small BigVGAN-style vocoder on flite slt (ground-truth mel -> waveform), no discriminator:
 loss = multi-resolution STFT (spectral convergence + log-magnitude L1, 5 resolutions) + mel L1.
 Resumable: training/runs/part2/vocoder/last.pt (saved every --save-every steps and at the end).
-usage: nohup /usr/bin/python3 training/part2/train_vocoder.py --minutes 30 --threads 1 \
-         > training/work/part2/logs/vocoder.log 2>&1 &
+usage (log: work/part2/logs/vocoder.log under training/):
+  nohup /usr/bin/python3 training/part2/train_vocoder.py --minutes 30 --threads 1 > LOG 2>&1 &
 """
 import argparse
 import json
