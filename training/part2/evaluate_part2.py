@@ -112,13 +112,14 @@ def main():
     ap.add_argument("--steps-sweep", default="1,2,4,6,8,10")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--detok-run", default="detok", help="the run under runs/part2 whose last.pt is measured")
+    ap.add_argument("--vocoder-run", default="vocoder", help="the run under runs/part2 of the vocoder measured")
     ap.add_argument("--out", default=OUT, help="folder for results.json and the wavs")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     out = a.out
     os.makedirs(out, exist_ok=True)
     dit, dck = load(a.detok_run, DiT, DiTConfig)
-    voc, vck = load("vocoder", Vocoder, VocoderConfig)
+    voc, vck = load(a.vocoder_run, Vocoder, VocoderConfig)
     dit_step, vocode = torch_callables(dit, voc)
     dims = (dit.c.n_layers, dit.c.n_heads, dit.c.head_dim)
     meta = load_json(os.path.join(DATA2, "slt_eval.json"))
@@ -214,7 +215,8 @@ def main():
 
     # ---- PNG (reply 'opening_hours' = index 1) ----
     k = 1
-    if a.detok_run == "detok":  # the report's figure shows the pack's checkpoint, not a candidate
+    # the report's figure shows the pack's checkpoints, not a candidate's
+    if a.detok_run == "detok" and a.vocoder_run == "vocoder":
         spectrogram_png(os.path.join(HERE, "spectrogram.png"), [gt[k], mels_by_N[N0][k]])
     res["png"] = {"file": "training/part2/spectrogram.png", "text": texts[k],
                   "layout": "top: flite slt original ln-mel; bottom: tokens -> streaming detokenizer (N=%d)" % N0}

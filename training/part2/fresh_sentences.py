@@ -2,8 +2,11 @@
 chunked vocoder) on 20 sentences used nowhere else: not in training, not in evaluate_part2.py's sets, and not used
 for any earlier choice. Session 7 chose N with it (training/REPORT-part2.md §0d), because the 33 evaluation clips
 had already been used to choose N once. Re-use makes it a test set no longer: write new sentences for the next choice.
--> work/part2/eval/fresh_sentences.json under training/
-usage: /usr/bin/python3 training/part2/fresh_sentences.py [--steps 1,2] [--threads 2]
+Set "b" was written in session 8 for the next choices (the vocoder fine-tuned on detokenizer mels, the DiT trained
+on for N = 1); set "a" has been used for the N choice.
+-> work/part2/eval/fresh_sentences.json (set a) or fresh_sentences_b_DETOKRUN_VOCODERRUN.json under training/
+usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b] [--steps 1,2] [--threads 2]
+           [--detok-run detok] [--vocoder-run vocoder]
 """
 import argparse
 import os
@@ -36,38 +39,57 @@ FRESH = [
     "A black cat was sleeping on the warm roof.", "We need more chairs for the meeting room.",
     "The bakery sells fresh bread until noon.", "My phone battery died halfway through the call.",
 ]
+FRESH_B = [
+    "The farmer sold his apples at the market on Saturday.", "Grandmother knitted a warm scarf for the winter.",
+    "The bus driver waited for the old man to sit down.", "Our teacher read us a story about a brave fox.",
+    "Turn left after the bridge and park near the church.", "The river was too cold for swimming in April.",
+    "I lost my keys somewhere between the shop and home.", "Two ducks were swimming slowly across the pond.",
+    "The mechanic said the brakes need to be replaced.", "She wrote a long letter to her cousin in Spain.",
+    "Dinner will be ready as soon as the rice is cooked.", "The hotel room had a lovely view of the harbour.",
+    "We should leave now if we want to catch the ferry.", "The little boy laughed when the puppy licked his face.",
+    "Somebody left the garden gate open last night.", "The price of petrol went up again this month.",
+    "My brother is learning to play the violin.", "The nurse checked his temperature every hour.",
+    "Fresh snow covered the mountains in the morning.", "They moved to a quiet village near the coast.",
+]
+SETS = {"a": FRESH, "b": FRESH_B}
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", default="1,2")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--set", default="a", choices=sorted(SETS))
+    ap.add_argument("--detok-run", default="detok")
+    ap.add_argument("--vocoder-run", default="vocoder")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    known = set(train_sentences()) | set(eval_sentences())
-    assert not any(s in known for s in FRESH), "a fresh sentence is in the training or evaluation sets"
+    fresh = SETS[a.set]
+    known = set(train_sentences()) | set(eval_sentences()) | {s for k, v in SETS.items() if k != a.set for s in v}
+    assert not any(s in known for s in fresh), "a fresh sentence is in the training, evaluation or other fresh set"
     with tempfile.TemporaryDirectory() as td:
-        waves = [(pad_to_tokens(flite_slt(s, td)) * 32767).astype(np.int16) for s in FRESH]
+        waves = [(pad_to_tokens(flite_slt(s, td)) * 32767).astype(np.int16) for s in fresh]
     toks = tokenize(load_encoder(os.path.join(TRAINING, "runs", "encoder", "final.pt")), waves)
-    dit, dck = load("detok", DiT, DiTConfig)
-    voc, _ = load("vocoder", Vocoder, VocoderConfig)
+    dit, dck = load(a.detok_run, DiT, DiTConfig)
+    voc, vck = load(a.vocoder_run, Vocoder, VocoderConfig)
     step, vocode = torch_callables(dit, voc)
     dims = (dit.c.n_layers, dit.c.n_heads, dit.c.head_dim)
-    res = {"detok_checkpoint_step": dck["step"], "sentences": FRESH, "wer": {}, "hypotheses": {}}
+    res = {"set": a.set, "detok_run": a.detok_run, "detok_checkpoint_step": dck["step"], "vocoder_run": a.vocoder_run,
+           "vocoder_checkpoint_step": vck["step"], "sentences": fresh, "wer": {}, "hypotheses": {}}
     with tempfile.TemporaryDirectory() as td:
-        res["wer"]["flite_slt"] = wer(FRESH, [recognize(w.astype(np.float32) / 32768, td) for w in waves])
+        res["wer"]["flite_slt"] = wer(fresh, [recognize(w.astype(np.float32) / 32768, td) for w in waves])
         for n in [int(s) for s in a.steps.split(",")]:
             sch = dict(SCHEDULE, euler_steps=n)
             hyp = []
             for t in toks:
                 mels = detokenize(step, t.numpy().astype(np.int64), dims, 0, sch)
                 hyp.append(recognize(vocode_chunks(vocode, mels, sch), td))
-            res["wer"][f"resynthesis_N{n}"] = wer(FRESH, hyp)
+            res["wer"][f"resynthesis_N{n}"] = wer(fresh, hyp)
             res["hypotheses"][f"N{n}"] = hyp
             print(f"N {n}: WER {res['wer'][f'resynthesis_N{n}']:.1f} %", flush=True)
     print(f"flite slt: WER {res['wer']['flite_slt']:.1f} %")
     os.makedirs(os.path.join(WORK2, "eval"), exist_ok=True)
-    save_json(os.path.join(WORK2, "eval", "fresh_sentences.json"), res)
+    name = "fresh_sentences.json" if a.set == "a" else f"fresh_sentences_{a.set}_{a.detok_run}_{a.vocoder_run}.json"
+    save_json(os.path.join(WORK2, "eval", name), res)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """Train the small BigVGAN-style vocoder on flite slt (ground-truth mel -> waveform), no discriminator:
 loss = multi-resolution STFT (spectral convergence + log-magnitude L1, 5 resolutions) + mel L1.
 Resumable: training/runs/part2/vocoder/last.pt (saved every --save-every steps and at the end).
+--pred-mels (from predict_mels.py) fine-tunes on the detokenizer's own mels: a --pred-p share of the segments take
+the detokenizer's prediction of the clip's mel as input, still against the clip's real audio, so the vocoder learns
+to render the smoother mels it is given in the product (the rest stay ground truth, so copy-synthesis keeps working).
 usage (log: work/part2/logs/vocoder.log under training/):
   nohup /usr/bin/python3 training/part2/train_vocoder.py --minutes 30 --threads 1 > LOG 2>&1 &
 """
@@ -16,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common2 import DATA2, RUNS2, VHOP, VMelTorch, ensure_dirs, load_json  # noqa: E402
+from common2 import DATA2, HISTORY_KEYS, RUNS2, TRAINING, VHOP, VMelTorch, ensure_dirs, history, load_json  # noqa: E402
 from vocoder import Vocoder, VocoderConfig, cfg_dict  # noqa: E402
 
 RES = [(128, 32), (256, 64), (512, 128), (1024, 256), (2048, 512)]
@@ -46,6 +49,13 @@ class SltData:
         self.mean = np.array(st["mean"], np.float32)
         self.std = np.array(st["std"], np.float32)
         self.n = len(self.off) - 1
+        self.pred = None
+
+    def use_predicted(self, path):
+        """Frame-aligned detokenizer mels (already normalised) as alternative inputs for the same audio."""
+        z = np.load(path)
+        assert np.array_equal(z["mel_offsets"], self.moff), f"{path} was not made from this corpus"
+        self.pred = z["mel"]
 
     def norm(self, m):
         return (m - self.mean) / self.std
@@ -54,18 +64,20 @@ class SltData:
         return self.audio[self.off[i]:self.off[i + 1]].astype(np.float32) / 32768.0, \
             self.norm(self.mel[self.moff[i]:self.moff[i + 1]])
 
-    def batch(self, rng, bs, seg):
+    def batch(self, rng, bs, seg, pred_p=0.0):
         mels, wavs = [], []
         for _ in range(bs):
             i = rng.integers(self.n)
             T = self.moff[i + 1] - self.moff[i]
             f0 = rng.integers(0, max(1, T - seg + 1))
-            m = self.mel[self.moff[i] + f0: self.moff[i] + f0 + seg]
+            predicted = self.pred is not None and rng.random() < pred_p
+            src = self.pred if predicted else self.mel
+            m = src[self.moff[i] + f0: self.moff[i] + f0 + seg].astype(np.float32)
             a = self.audio[self.off[i] + f0 * VHOP: self.off[i] + (f0 + seg) * VHOP]
             if len(m) < seg:
                 m = np.concatenate([m, np.repeat(m[-1:], seg - len(m), 0)])
                 a = np.concatenate([a, np.zeros(seg * VHOP - len(a), a.dtype)])
-            mels.append(self.norm(m))
+            mels.append(m if predicted else self.norm(m))
             wavs.append(a.astype(np.float32) / 32768.0)
         return torch.from_numpy(np.stack(mels)).transpose(1, 2), torch.from_numpy(np.stack(wavs))
 
@@ -80,23 +92,37 @@ def main():
     ap.add_argument("--total-steps", type=int, default=6000, help="LR schedule length")
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--run", default=os.path.join(RUNS2, "vocoder"))
+    ap.add_argument("--init", default="", help="start from these weights (fresh optimizer and schedule)")
+    ap.add_argument("--pred-mels", default="", help="predict_mels.py output: fine-tune on the detokenizer's mels")
+    ap.add_argument("--pred-p", type=float, default=0.5, help="share of segments whose input is the predicted mel")
     a = ap.parse_args()
     ensure_dirs()
     torch.set_num_threads(a.threads)
     os.makedirs(a.run, exist_ok=True)
     torch.manual_seed(0)
     data = SltData("train")
+    if a.pred_mels:
+        data.use_predicted(a.pred_mels)
+    pred_p = a.pred_p if a.pred_mels else 0.0
     cfg = VocoderConfig()
     model = Vocoder(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.8, 0.99), weight_decay=0.0)
     step, elapsed = 0, 0.0
+    init_record = {}
     last = os.path.join(a.run, "last.pt")
     if os.path.exists(last):
         ck = torch.load(last)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, elapsed = ck["step"], ck["elapsed"]
+        init_record = {k: ck[k] for k in HISTORY_KEYS if k in ck}
         print(f"resumed at step {step} ({elapsed / 60:.1f} min)", flush=True)
+    elif a.init:
+        ini = torch.load(a.init)
+        model.load_state_dict(ini["model"])
+        init_record = {"init": os.path.relpath(a.init, TRAINING), **history(ini)}
+        print(f"initialised from {a.init} (step {ini.get('step')})", flush=True)
+    recipe = {"lr": a.lr, "bs": a.bs, "seg": a.seg, "total_steps": a.total_steps, "pred_p": pred_p}
     print("vocoder params", sum(p.numel() for p in model.parameters()), flush=True)
     melf = VMelTorch()
     rng = np.random.default_rng(step + 1)
@@ -107,7 +133,7 @@ def main():
 
     def save():
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
-                    "cfg": cfg_dict(cfg)}, last + ".tmp")
+                    "cfg": cfg_dict(cfg), "recipe": recipe, **init_record}, last + ".tmp")
         os.replace(last + ".tmp", last)
 
     while True:
@@ -118,7 +144,7 @@ def main():
         warm = min(1.0, (step + 1) / 200)
         for g in opt.param_groups:
             g["lr"] = lr * warm
-        mel, wav = data.batch(rng, a.bs, a.seg)
+        mel, wav = data.batch(rng, a.bs, a.seg, pred_p)
         y = model(mel)
         sc, mag = mrstft_loss(y, wav)
         ml = F.l1_loss(melf(y), melf(wav))
