@@ -45,10 +45,20 @@ def history(ck):
             "init_train_minutes": round(ck.get("elapsed", 0.0) / 60 + ck.get("init_train_minutes", 0.0), 1)}
 
 
+def carried_history(ck):
+    """The history a resumed checkpoint already carries (what its own warm start inherited)."""
+    return {k: ck[k] for k in HISTORY_KEYS if k in ck}
+
+
+def warm_start_history(ini, path):
+    """The history of a run started from the weights in `path` (checkpoint `ini`), for its training record."""
+    return {"init": os.path.relpath(path, TRAINING), **history(ini)}
+
+
 def training_record(ck, checkpoint):
     """The manifest's training record of a part-2 checkpoint: its own steps/minutes and what it started from."""
     return {"checkpoint": checkpoint, "step": ck["step"], "train_minutes": round(ck["elapsed"] / 60, 1),
-            **{k: ck[k] for k in HISTORY_KEYS + ("recipe",) if k in ck}}
+            **carried_history(ck), **({"recipe": ck["recipe"]} if "recipe" in ck else {})}
 
 
 def ensure_dirs():

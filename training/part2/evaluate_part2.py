@@ -116,8 +116,7 @@ def main():
     ap.add_argument("--out", default=OUT, help="folder for results.json and the wavs")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    out = a.out
-    os.makedirs(out, exist_ok=True)
+    os.makedirs(a.out, exist_ok=True)
     dit, dck = load(a.detok_run, DiT, DiTConfig)
     voc, vck = load(a.vocoder_run, Vocoder, VocoderConfig)
     dit_step, vocode = torch_callables(dit, voc)
@@ -194,9 +193,9 @@ def main():
         copy.append(vocode(((gt[i] - mean) / std)[None].astype(np.float32))[0])
     res["copy_synthesis_snr_db"] = float(np.mean([snr_db(wav[i][:len(copy[i])], copy[i]) for i in range(n)]))
     for i in range(n):
-        write_wav(os.path.join(out, f"{i:02d}_orig.wav"), wav[i])
-        write_wav(os.path.join(out, f"{i:02d}_copy.wav"), copy[i])
-        write_wav(os.path.join(out, f"{i:02d}_resyn.wav"), resyn[i])
+        write_wav(os.path.join(a.out, f"{i:02d}_orig.wav"), wav[i])
+        write_wav(os.path.join(a.out, f"{i:02d}_copy.wav"), copy[i])
+        write_wav(os.path.join(a.out, f"{i:02d}_resyn.wav"), resyn[i])
 
     # ---- RTF (torch) ----
     t0 = time.perf_counter()
@@ -247,7 +246,7 @@ def main():
         res["hypotheses"] = [{"text": texts[i], "orig": hyp["orig"][i], "copy": hyp["copy"][i],
                               "resyn": hyp["resyn"][i]} for i in range(n)]
         print(json.dumps(res["wer"], indent=1), flush=True)
-    save_json(os.path.join(out, "results.json"), res)
+    save_json(os.path.join(a.out, "results.json"), res)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common2 import (DATA2, HISTORY_KEYS, RUNS2, TRAINING, UPSAMPLE, WORK2, ensure_dirs, history,  # noqa: E402
-                     load_json)
+from common2 import (DATA2, RUNS2, TRAINING, UPSAMPLE, WORK2, carried_history, ensure_dirs,  # noqa: E402
+                     load_json, warm_start_history)
 from dit import DiT, DiTConfig, T_CLEAN, cfg_dict, count_params  # noqa: E402
 sys.path.insert(0, TRAINING)
 from corpus_text import REPLIES  # noqa: E402
@@ -237,7 +237,7 @@ def main():
     if ck is not None:
         model.load_state_dict(ck.get("raw", ck["model"]))
         opt.load_state_dict(ck["opt"])
-        init_record = {k: ck[k] for k in HISTORY_KEYS if k in ck}
+        init_record = carried_history(ck)
         step, elapsed = ck["step"], ck["elapsed"]
         print(f"resumed at step {step} ({elapsed / 60:.1f} min)", flush=True)
     elif a.init:
@@ -246,7 +246,7 @@ def main():
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ini["model"].items()})
         print(f"initialised from {a.init} (step {ini.get('step')})", flush=True)
         # the warm start's history, for the manifest (a recovered or remapped file carries the pack's record)
-        init_record = {"init": os.path.relpath(a.init, TRAINING), **history(ini)}
+        init_record = warm_start_history(ini, a.init)
     if a.ema:
         ema = [p.detach().clone() for p in model.parameters()]
         if ck is not None and "raw" in ck:

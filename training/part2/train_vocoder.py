@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common2 import DATA2, HISTORY_KEYS, RUNS2, TRAINING, VHOP, VMelTorch, ensure_dirs, history, load_json  # noqa: E402
+from common2 import (DATA2, RUNS2, VHOP, VMelTorch, carried_history, ensure_dirs, load_json,  # noqa: E402
+                     warm_start_history)
 from vocoder import Vocoder, VocoderConfig, cfg_dict  # noqa: E402
 
 RES = [(128, 32), (256, 64), (512, 128), (1024, 256), (2048, 512)]
@@ -115,12 +116,12 @@ def main():
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, elapsed = ck["step"], ck["elapsed"]
-        init_record = {k: ck[k] for k in HISTORY_KEYS if k in ck}
+        init_record = carried_history(ck)
         print(f"resumed at step {step} ({elapsed / 60:.1f} min)", flush=True)
     elif a.init:
         ini = torch.load(a.init)
         model.load_state_dict(ini["model"])
-        init_record = {"init": os.path.relpath(a.init, TRAINING), **history(ini)}
+        init_record = warm_start_history(ini, a.init)
         print(f"initialised from {a.init} (step {ini.get('step')})", flush=True)
     recipe = {"lr": a.lr, "bs": a.bs, "seg": a.seg, "total_steps": a.total_steps, "pred_p": pred_p}
     print("vocoder params", sum(p.numel() for p in model.parameters()), flush=True)
