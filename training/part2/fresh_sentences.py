@@ -3,9 +3,9 @@ chunked vocoder) on 20 sentences used nowhere else: not in training, not in eval
 for any earlier choice. Session 7 chose N with it (training/REPORT-part2.md §0d), because the 33 evaluation clips
 had already been used to choose N once. Re-use makes it a test set no longer: write new sentences for the next choice.
 Set "b" was written in session 8 for the next choices (the vocoder fine-tuned on detokenizer mels, the DiT trained
-on for N = 1); set "a" has been used for the N choice.
+on for N = 1); set "a" has been used for the N choice. Set "c" was written in session 9, after both were used.
 -> work/part2/eval/fresh_sentences.json (set a) or fresh_sentences_b_DETOKRUN_VOCODERRUN.json under training/
-usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b] [--steps 1,2] [--threads 2]
+usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c] [--steps 1,2] [--threads 2]
            [--detok-run detok] [--vocoder-run vocoder]
 """
 import argparse
@@ -51,7 +51,19 @@ FRESH_B = [
     "My brother is learning to play the violin.", "The nurse checked his temperature every hour.",
     "Fresh snow covered the mountains in the morning.", "They moved to a quiet village near the coast.",
 ]
-SETS = {"a": FRESH, "b": FRESH_B}
+FRESH_C = [
+    "The postman left a parcel behind the blue door.", "Please wipe your boots before you come inside.",
+    "The carpenter fixed the broken step with a new board.", "We picked strawberries until our baskets were full.",
+    "The lighthouse keeper lit the lamp every evening.", "Her grandfather told funny stories about the war.",
+    "The football match was cancelled because of the rain.", "I put the milk back in the fridge after breakfast.",
+    "A young deer crossed the road in front of our car.", "The students waited quietly outside the exam hall.",
+    "He painted a picture of the boats in the harbour.", "Could you lend me a pen for a moment?",
+    "The cake needs another ten minutes in the oven.", "The gardener trimmed the hedge along the narrow lane.",
+    "The old clock in the hall stopped at midnight.", "She keeps her bicycle in the shed behind the house.",
+    "The waiter brought us two glasses of cold water.", "My uncle repairs watches in a tiny shop downtown.",
+    "The baby fell asleep as soon as the car started.", "We will plant the roses when the ground is softer.",
+]
+SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C}
 
 
 def main():

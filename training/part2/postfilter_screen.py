@@ -1,0 +1,75 @@
+"""Screen mel post-filters between the detokenizer and the vocoder (not in the pack; a measurement for the next
+choice). With N = 1 the DiT returns close to the conditional mean of the mel, smoother than real speech on text it
+was not trained on; this tries widening the normalised mel around the training mean (scaleA: x -> A x) and a
+temporal unsharp mask (tsharpB: x -> x + B (x - 3-frame mean)), each chunk as the engine emits it, and reports
+pocketsphinx WER on the 13 replies, the 20 evaluation sentences and one fresh set (training/REPORT-part2.md §0f).
+usage: /usr/bin/python3 training/part2/postfilter_screen.py [--set b] [--detok-run detok] [--vocoder-run vocoder]
+-> work/part2/eval/postfilter_SET.json under training/
+"""
+import argparse
+import os
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common2 import DATA2, TRAINING, WORK2, load_json, pad_to_tokens, save_json  # noqa: E402
+from dit import DiT, DiTConfig  # noqa: E402
+from evaluate_part2 import load, recognize, wer  # noqa: E402
+from fresh_sentences import SETS  # noqa: E402
+from make_data import flite_slt  # noqa: E402
+from stream import SCHEDULE, detokenize, torch_callables, vocode_chunks  # noqa: E402
+from tokenize_data import tokenize  # noqa: E402
+from vocoder import Vocoder, VocoderConfig  # noqa: E402
+from infer import load_encoder  # noqa: E402
+
+
+def smooth3(x):
+    p = np.pad(x, ((1, 1), (0, 0)), mode="edge")
+    return (p[:-2] + p[1:-1] + p[2:]) / 3
+
+
+FILTERS = {"none": lambda m: m}
+for _a in (1.15, 1.3, 1.5):
+    FILTERS[f"scale{_a}"] = (lambda a: lambda m: (a * m).astype(np.float32))(_a)
+for _b in (0.5, 1.0):
+    FILTERS[f"tsharp{_b}"] = (lambda b: lambda m: (m + b * (m - smooth3(m))).astype(np.float32))(_b)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--set", default="b", choices=sorted(SETS))
+    ap.add_argument("--filters", default=",".join(FILTERS))
+    ap.add_argument("--detok-run", default="detok")
+    ap.add_argument("--vocoder-run", default="vocoder")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    dit, _ = load(a.detok_run, DiT, DiTConfig)
+    voc, _ = load(a.vocoder_run, Vocoder, VocoderConfig)
+    step, vocode = torch_callables(dit, voc)
+    dims = (dit.c.n_layers, dit.c.n_heads, dit.c.head_dim)
+    texts = [m["text"] for m in load_json(os.path.join(DATA2, "slt_eval.json"))]
+    codes = [t.numpy().astype(np.int64) for t in torch.load(os.path.join(WORK2, "tokens_eval.pt"))["tokens"]]
+    fresh = SETS[a.set]
+    with tempfile.TemporaryDirectory() as td:
+        waves = [(pad_to_tokens(flite_slt(s, td)) * 32767).astype(np.int16) for s in fresh]
+    enc = load_encoder(os.path.join(TRAINING, "runs", "encoder", "final.pt"))
+    codes += [t.numpy().astype(np.int64) for t in tokenize(enc, waves)]
+    texts += fresh
+    mels = [detokenize(step, c, dims, 0, SCHEDULE) for c in codes]
+    res = {"set": a.set, "schedule": SCHEDULE, "wer": {}}
+    with tempfile.TemporaryDirectory() as td:
+        for name in a.filters.split(","):
+            f = FILTERS[name]
+            hyp = [recognize(vocode_chunks(vocode, [f(c) for c in ms]), td) for ms in mels]
+            res["wer"][name] = {"replies": wer(texts[:13], hyp[:13]), "sentences": wer(texts[13:33], hyp[13:33]),
+                                f"fresh_{a.set}": wer(texts[33:], hyp[33:])}
+            print(name, {k: round(v, 1) for k, v in res["wer"][name].items()}, flush=True)
+    os.makedirs(os.path.join(WORK2, "eval"), exist_ok=True)
+    save_json(os.path.join(WORK2, "eval", f"postfilter_{a.set}.json"), res)
+
+
+if __name__ == "__main__":
+    main()
