@@ -5,20 +5,25 @@ namespace VoiceAgent.Tests.Shared;
 /// <c>rounds</c> times and the first round that allocates nothing ends it: the runtime itself may allocate once
 /// while the measured path is being re-jitted (tiered compilation, on-stack replacement, a class constructor run
 /// late), and on a loaded machine that can fall inside any single window. Code that allocates every time still
-/// reports its bytes in every round.
+/// reports its bytes in every round. <see cref="Measurement.Rounds"/> says how often the work ran, for callers whose
+/// work advances state they check afterwards.
 /// </summary>
 internal static class SteadyAllocation
 {
-    public static long Measure(Action work, int rounds = 3)
+    public readonly record struct Measurement(long Bytes, int Rounds);
+
+    public static Measurement Measure(Action work, int maxRounds = 3)
     {
-        long least = long.MaxValue;
-        for (var round = 0; round < rounds && least != 0; round++)
+        var least = long.MaxValue;
+        var rounds = 0;
+        while (rounds < maxRounds && least != 0)
         {
             var before = GC.GetAllocatedBytesForCurrentThread();
             work();
             least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+            rounds++;
         }
 
-        return least;
+        return new Measurement(least, rounds);
     }
 }

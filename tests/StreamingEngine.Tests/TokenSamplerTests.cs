@@ -144,7 +144,7 @@ public sealed class TokenSamplerTests
                 sampler.Accept(sampler.Sample(logits));
                 greedy.Sample(logits);
             }
-        });
+        }).Bytes;
         Assert.Equal(0, allocated);
     }
 

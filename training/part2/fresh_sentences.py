@@ -66,6 +66,17 @@ FRESH_C = [
 SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C}
 
 
+def fresh_set(name):
+    """The sentences of set `name`, flite slt's audio of them (int16, whole tokens) and their semantic tokens."""
+    fresh = SETS[name]
+    known = set(train_sentences()) | set(eval_sentences()) | {s for k, v in SETS.items() if k != name for s in v}
+    assert not any(s in known for s in fresh), "a fresh sentence is in the training, evaluation or other fresh set"
+    with tempfile.TemporaryDirectory() as td:
+        waves = [(pad_to_tokens(flite_slt(s, td)) * 32767).astype(np.int16) for s in fresh]
+    toks = tokenize(load_encoder(os.path.join(TRAINING, "runs", "encoder", "final.pt")), waves)
+    return fresh, waves, toks
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", default="1,2")
@@ -75,12 +86,7 @@ def main():
     ap.add_argument("--vocoder-run", default="vocoder")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    fresh = SETS[a.set]
-    known = set(train_sentences()) | set(eval_sentences()) | {s for k, v in SETS.items() if k != a.set for s in v}
-    assert not any(s in known for s in fresh), "a fresh sentence is in the training, evaluation or other fresh set"
-    with tempfile.TemporaryDirectory() as td:
-        waves = [(pad_to_tokens(flite_slt(s, td)) * 32767).astype(np.int16) for s in fresh]
-    toks = tokenize(load_encoder(os.path.join(TRAINING, "runs", "encoder", "final.pt")), waves)
+    fresh, waves, toks = fresh_set(a.set)
     dit, dck = load(a.detok_run, DiT, DiTConfig)
     voc, vck = load(a.vocoder_run, Vocoder, VocoderConfig)
     step, vocode = torch_callables(dit, voc)

@@ -15,15 +15,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common2 import DATA2, TRAINING, WORK2, load_json, pad_to_tokens, save_json  # noqa: E402
+from common2 import DATA2, WORK2, load_json, save_json  # noqa: E402
 from dit import DiT, DiTConfig  # noqa: E402
 from evaluate_part2 import load, recognize, wer  # noqa: E402
-from fresh_sentences import SETS  # noqa: E402
-from make_data import flite_slt  # noqa: E402
+from fresh_sentences import SETS, fresh_set  # noqa: E402
 from stream import SCHEDULE, detokenize, torch_callables, vocode_chunks  # noqa: E402
-from tokenize_data import tokenize  # noqa: E402
 from vocoder import Vocoder, VocoderConfig  # noqa: E402
-from infer import load_encoder  # noqa: E402
 
 
 def smooth3(x):
@@ -31,11 +28,16 @@ def smooth3(x):
     return (p[:-2] + p[1:-1] + p[2:]) / 3
 
 
-FILTERS = {"none": lambda m: m}
-for _a in (1.15, 1.3, 1.5):
-    FILTERS[f"scale{_a}"] = (lambda a: lambda m: (a * m).astype(np.float32))(_a)
-for _b in (0.5, 1.0):
-    FILTERS[f"tsharp{_b}"] = (lambda b: lambda m: (m + b * (m - smooth3(m))).astype(np.float32))(_b)
+def widen(a):
+    return lambda m: (a * m).astype(np.float32)
+
+
+def sharpen(b):
+    return lambda m: (m + b * (m - smooth3(m))).astype(np.float32)
+
+
+FILTERS = {"none": lambda m: m, **{f"scale{a}": widen(a) for a in (1.15, 1.3, 1.5)},
+           **{f"tsharp{b}": sharpen(b) for b in (0.5, 1.0)}}
 
 
 def main():
@@ -52,11 +54,8 @@ def main():
     dims = (dit.c.n_layers, dit.c.n_heads, dit.c.head_dim)
     texts = [m["text"] for m in load_json(os.path.join(DATA2, "slt_eval.json"))]
     codes = [t.numpy().astype(np.int64) for t in torch.load(os.path.join(WORK2, "tokens_eval.pt"))["tokens"]]
-    fresh = SETS[a.set]
-    with tempfile.TemporaryDirectory() as td:
-        waves = [(pad_to_tokens(flite_slt(s, td)) * 32767).astype(np.int16) for s in fresh]
-    enc = load_encoder(os.path.join(TRAINING, "runs", "encoder", "final.pt"))
-    codes += [t.numpy().astype(np.int64) for t in tokenize(enc, waves)]
+    fresh, _, toks = fresh_set(a.set)
+    codes += [t.numpy().astype(np.int64) for t in toks]
     texts += fresh
     mels = [detokenize(step, c, dims, 0, SCHEDULE) for c in codes]
     res = {"set": a.set, "schedule": SCHEDULE, "wer": {}}
