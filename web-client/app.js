@@ -35,6 +35,7 @@ const stats = {
   heardMs: 0,
   stoppedAt: null,
   underruns: 0,
+  droppedMs: 0, // reply audio the worklet discarded because too much had piled up
   closeCode: null,
 };
 const events = [];
@@ -98,7 +99,7 @@ async function connect() {
   playback = new AudioWorkletNode(context, 'voice-playback', {
     numberOfInputs: 0,
     outputChannelCount: [1],
-    processorOptions: { inputRate: RATE, startMs: 80, maxMs: 400, fadeMs: 5 },
+    processorOptions: { inputRate: RATE, startMs: 80, maxMs: 1500, fadeMs: 5 },
   });
   playback.port.onmessage = ({ data }) => onPlayback(data);
   await routePlayback();
@@ -279,6 +280,10 @@ function onEvent(e) {
       playback.port.postMessage({ type: 'start', turn: e.turn });
       setStatus('Speaking…', 'speaking');
       break;
+    case 'reply_audio_end':
+      // The turn's last frame has been sent: let the worklet play out a tail shorter than its start level.
+      playback.port.postMessage({ type: 'end', turn: e.turn });
+      break;
     case 'reply_done':
       break;
     case 'barge_in':
@@ -312,6 +317,7 @@ function onPlayback(data) {
     stats.playedMs = Math.round((stats.playedSamples * 1000) / rate);
     stats.playing = data.playing;
     stats.underruns = data.underruns;
+    stats.droppedMs = Math.round((data.dropped * 1000) / rate);
     stats.playedPeak = data.peak;
     stats.playedRms = stats.playedSamples > 0 ? Math.sqrt(data.sumSquares / stats.playedSamples) : 0;
     const now = performance.now();

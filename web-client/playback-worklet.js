@@ -1,15 +1,19 @@
 // Reply playback on the audio thread: a small jitter buffer in front of the loudspeaker.
 //  - starts playing once startMs of audio is buffered (absorbs network jitter without adding much delay);
-//  - when more than maxMs piles up (the tab was throttled, the network burst), drops the oldest audio down to the
-//    start level, so the caller hears the present instead of falling further behind;
+//  - when more than maxMs piles up, drops the oldest audio down to the start level, so the caller hears the present
+//    instead of falling further behind. The server sends only ~200 ms ahead of real time, so this happens only when
+//    the audio thread itself stopped (a suspended tab); a busy main thread that delivers a burst after a stall of a
+//    few hundred ms must not cost the caller the agent's words, hence the cap is well above lead + stall;
 //  - on underrun, fades the last samples out (no click) and buffers again; resumes with a fade-in;
+//  - 'end' (the server's reply_audio_end: nothing more comes for this turn) plays out a final tail shorter than
+//    startMs instead of holding it until the next reply;
 //  - 'stop' (barge-in) silences it within one render quantum (with a short fade) and discards everything queued.
 // It reports what it actually played, so the page can tell the server (playback reports) and tests can check it.
 
 class PlaybackProcessor extends AudioWorkletProcessor {
   constructor(options) {
     super();
-    const { inputRate = sampleRate, startMs = 80, maxMs = 400, fadeMs = 5 } = options.processorOptions || {};
+    const { inputRate = sampleRate, startMs = 80, maxMs = 1500, fadeMs = 5 } = options.processorOptions || {};
     this.ratio = inputRate / sampleRate; // input samples per output sample (1 when the context runs at the reply rate)
     this.startSamples = Math.round((sampleRate * startMs) / 1000);
     this.maxSamples = Math.round((sampleRate * maxMs) / 1000);
@@ -20,6 +24,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.playing = false;
     this.fadeIn = 0;
     this.stopping = false;
+    this.ending = false; // the current turn's audio is all here: play what is left, however little
     this.turn = 0;
     this.played = 0; // samples played for this.turn
     this.sumSquares = 0;
@@ -38,6 +43,9 @@ class PlaybackProcessor extends AudioWorkletProcessor {
         this.turn = message.turn;
         this.played = 0;
       }
+      this.ending = false;
+    } else if (message.type === 'end') {
+      this.ending = message.turn === this.turn;
     } else if (message.type === 'stop') {
       this.stopping = true;
     }
@@ -92,9 +100,10 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       this.buffered = 0;
       this.playing = false;
       this.stopping = false;
+      this.ending = false;
       this.port.postMessage({ type: 'stopped', turn: this.turn, played: this.played });
     } else {
-      if (!this.playing && this.buffered >= this.startSamples) {
+      if (!this.playing && this.buffered > 0 && (this.buffered >= this.startSamples || this.ending)) {
         this.playing = true;
         this.fadeIn = this.fadeSamples;
         this.port.postMessage({ type: 'started', turn: this.turn, currentTime });
@@ -106,13 +115,17 @@ class PlaybackProcessor extends AudioWorkletProcessor {
           output[i] *= 1 - this.fadeIn / this.fadeSamples;
         }
         if (got < output.length) {
-          // Underrun: fade the tail we have, then wait for the buffer to fill again.
+          // Underrun (or the end of the reply): fade the tail we have, then wait for the buffer to fill again.
           const fade = Math.min(got, this.fadeSamples);
           for (let i = 0; i < fade; i++) {
             output[got - fade + i] *= 1 - (i + 1) / fade;
           }
           this.playing = false;
-          this.underruns++;
+          if (this.ending) {
+            this.ending = false;
+          } else {
+            this.underruns++;
+          }
         }
         this.played += got;
         for (let i = 0; i < got; i++) {

@@ -52,6 +52,33 @@ public sealed class BrowserTests(SharedGateway gateway, ITestOutputHelper output
     }
 
     [Fact]
+    public async Task A_main_thread_stall_during_the_reply_delays_playback_but_loses_none_of_it()
+    {
+        // A busy page (or a loaded machine) stops the main thread that hands reply frames to the playback worklet,
+        // while the worklet's audio thread keeps playing: it runs dry, then receives the stalled frames in one burst,
+        // far above the server's 200 ms lead. The caller must still hear every word, just a little later.
+        var wav = MicrophoneWav("stall", TestSpeech.Join(TestSpeech.Silence(1000), TestSpeech.Pcm16("what is my balance"), TestSpeech.Silence(9000)));
+        await using var browser = await Browser.LaunchAsync(wav);
+        var page = browser.Page;
+        await page.GotoAsync(gateway.BaseUri.ToString());
+        await page.ClickAsync("#connect");
+
+        await page.WaitForFunctionAsync("() => window.voiceAgent.stats.playedMs > 300", null, new() { Timeout = 60_000, PollingInterval = 20 });
+        await page.EvaluateAsync("() => { const until = performance.now() + 800; while (performance.now() < until) { } }");
+        await page.WaitForFunctionAsync(
+            "() => window.voiceAgent.events.some(e => e.type === 'reply_audio_end') && !window.voiceAgent.stats.playing && window.voiceAgent.stats.playedMs > 0",
+            null, new() { Timeout = 30_000 });
+        await Task.Delay(150); // the worklet's last stats message
+        var stats = await Stats(page);
+        var audioMs = (await page.EvaluateAsync<JsonElement>("() => window.voiceAgent.events.find(e => e.type === 'reply_audio_end')")).GetProperty("audio_ms").GetInt64();
+        output.WriteLine($"reply audio {audioMs} ms; stats after an 800 ms main-thread stall: {stats}");
+
+        Assert.True(stats.GetProperty("underruns").GetInt32() >= 1, "the stall did not starve the worklet, so this run tested nothing");
+        Assert.Equal(0, stats.GetProperty("droppedMs").GetInt64());
+        Assert.InRange(stats.GetProperty("playedMs").GetInt64(), audioMs - 100, audioMs + 100);
+    }
+
+    [Fact]
     public async Task Speaking_over_the_reply_barges_in_and_playback_stops_at_once()
     {
         var clock = Stopwatch.StartNew();
