@@ -3,9 +3,10 @@ chunked vocoder) on 20 sentences used nowhere else: not in training, not in eval
 for any earlier choice. Session 7 chose N with it (training/REPORT-part2.md §0d), because the 33 evaluation clips
 had already been used to choose N once. Re-use makes it a test set no longer: write new sentences for the next choice.
 Set "b" was written in session 8 for the next choices (the vocoder fine-tuned on detokenizer mels, the DiT trained
-on for N = 1); set "a" has been used for the N choice. Set "c" was written in session 9, after both were used.
+on for N = 1); set "a" has been used for the N choice. Set "c" was written in session 9, after both were used;
+set "d" in session 10, for its choice among DiTs trained on more of the replies (c had been used once).
 -> work/part2/eval/fresh_sentences.json (set a) or fresh_sentences_b_DETOKRUN_VOCODERRUN.json under training/
-usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c] [--steps 1,2] [--threads 2]
+usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d] [--steps 1,2] [--threads 2]
            [--detok-run detok] [--vocoder-run vocoder]
 """
 import argparse
@@ -63,7 +64,19 @@ FRESH_C = [
     "The waiter brought us two glasses of cold water.", "My uncle repairs watches in a tiny shop downtown.",
     "The baby fell asleep as soon as the car started.", "We will plant the roses when the ground is softer.",
 ]
-SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C}
+FRESH_D = [
+    "The plumber came on Tuesday to fix the leaking pipe.", "A flock of geese flew south over the valley.",
+    "Remember to water the plants while we are away.", "The shop on the corner sells newspapers and sweets.",
+    "My friend bought a second hand guitar for his son.", "The kettle is boiling, so let us make some tea.",
+    "Thick fog made the drive home slow and careful.", "The pilot welcomed everyone on board the small plane.",
+    "We found an old map hidden inside the attic.", "The dentist said my teeth are in good shape.",
+    "Our dog barks loudly whenever the doorbell rings.", "The fishermen returned with a heavy catch at dawn.",
+    "Please close the window, it is getting rather cold.", "The choir sang beautifully at the wedding.",
+    "He bought a new pair of running shoes yesterday.", "The town hall clock was repaired last spring.",
+    "She baked a lemon tart for the school fair.", "The tired hikers rested beside the quiet stream.",
+    "I will call you back after lunch on Friday.", "The wind blew the leaves across the empty yard.",
+]
+SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D}
 
 
 def fresh_set(name):
