@@ -242,7 +242,7 @@ public sealed class SippCallTests(TelephonyFixture fixture, ITestOutputHelper ou
         // A gap is the gateway's unless the relay's own socket lost packets on that port (the kernel counts them).
         var dropsAfter = fixture.Relay.KernelDrops();
         var relayDrops = byStream.Select(g => dropsAfter.GetValueOrDefault(g.First().Port) - dropsBefore.GetValueOrDefault(g.First().Port)).ToList();
-        output.WriteLine($"sequence gaps per stream: {string.Join(' ', streams.Select(s => s.SequenceGaps))}; relay socket drops per port: {string.Join(' ', relayDrops)}");
+        output.WriteLine($"sequence gaps per stream: {string.Join(' ', streams.Select(s => s.SequenceGaps))}; relay socket drops per port: {string.Join(' ', relayDrops)} ({dropsAfter.Count} relay ports read from /proc/net/udp)");
         Assert.All(streams.Zip(relayDrops), pair => Assert.True(
             pair.First.SequenceGaps == 0 || pair.First.SequenceGaps <= pair.Second,
             $"{pair.First.SequenceGaps} sequence gaps in a reply stream whose relay socket dropped {pair.Second} datagrams"));
