@@ -4,9 +4,10 @@ for any earlier choice. Session 7 chose N with it (training/REPORT-part2.md §0d
 had already been used to choose N once. Re-use makes it a test set no longer: write new sentences for the next choice.
 Set "b" was written in session 8 for the next choices (the vocoder fine-tuned on detokenizer mels, the DiT trained
 on for N = 1); set "a" has been used for the N choice. Set "c" was written in session 9, after both were used;
-set "d" in session 10, for its choice among DiTs trained on more of the replies (c had been used once).
+set "d" in session 10, for its choice among DiTs trained on more of the replies (c had been used once), and set
+"e" in session 10, after that choice, to check it once on sentences no choice had seen.
 -> work/part2/eval/fresh_sentences.json (set a) or fresh_sentences_b_DETOKRUN_VOCODERRUN.json under training/
-usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d] [--steps 1,2] [--threads 2]
+usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e] [--steps 1,2] [--threads 2]
            [--detok-run detok] [--vocoder-run vocoder]
 """
 import argparse
@@ -76,7 +77,19 @@ FRESH_D = [
     "She baked a lemon tart for the school fair.", "The tired hikers rested beside the quiet stream.",
     "I will call you back after lunch on Friday.", "The wind blew the leaves across the empty yard.",
 ]
-SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D}
+FRESH_E = [
+    "The baker wakes up at four to light the ovens.", "Two boys were flying a kite on the windy beach.",
+    "Please put the dirty plates in the sink.", "The orchestra tuned their instruments before the concert.",
+    "My aunt grows herbs on her kitchen window sill.", "The bridge was closed for repairs all summer.",
+    "A small boat drifted slowly towards the island.", "He always reads the newspaper on the morning train.",
+    "The farmer's dog chased the sheep into the field.", "We ran out of bread, so I went to the shop.",
+    "The new library opens on the first of June.", "Her brother fixed the flat tyre on my bike.",
+    "The moon was bright enough to read by.", "They served hot chocolate after the long walk.",
+    "The teacher wrote the answers on the board.", "Our cat likes to sleep in the laundry basket.",
+    "The village holds a market every other Sunday.", "I found a spider in the bath this morning.",
+    "The painter climbed a ladder to reach the roof.", "We heard an owl calling from the tall pine trees.",
+]
+SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E}
 
 
 def fresh_set(name):

@@ -4,7 +4,8 @@ was not trained on; this tries widening the normalised mel around the training m
 temporal unsharp mask (tsharpB: x -> x + B (x - 3-frame mean)), each chunk as the engine emits it, and reports
 pocketsphinx WER on the 13 replies, the 20 evaluation sentences and one fresh set (training/REPORT-part2.md §0f).
 usage: /usr/bin/python3 training/part2/postfilter_screen.py [--set b] [--detok-run detok] [--vocoder-run vocoder]
--> work/part2/eval/postfilter_SET.json under training/
+-> work/part2/eval/postfilter_SET[_DETOKRUN_VOCODERRUN].json under training/ (WER and each clip's hypothesis)
+Also the screen of a DiT candidate: --filters none --detok-run RUN (training/REPORT-part2.md §0g).
 """
 import argparse
 import os
@@ -58,16 +59,19 @@ def main():
     codes += [t.numpy().astype(np.int64) for t in toks]
     texts += fresh
     mels = [detokenize(step, c, dims, 0, SCHEDULE) for c in codes]
-    res = {"set": a.set, "schedule": SCHEDULE, "wer": {}}
+    res = {"set": a.set, "detok_run": a.detok_run, "vocoder_run": a.vocoder_run, "schedule": SCHEDULE, "wer": {},
+           "hypotheses": {}}
     with tempfile.TemporaryDirectory() as td:
         for name in a.filters.split(","):
             f = FILTERS[name]
             hyp = [recognize(vocode_chunks(vocode, [f(c) for c in ms]), td) for ms in mels]
             res["wer"][name] = {"replies": wer(texts[:13], hyp[:13]), "sentences": wer(texts[13:33], hyp[13:33]),
                                 f"fresh_{a.set}": wer(texts[33:], hyp[33:])}
+            res["hypotheses"][name] = dict(zip(texts, hyp))
             print(name, {k: round(v, 1) for k, v in res["wer"][name].items()}, flush=True)
     os.makedirs(os.path.join(WORK2, "eval"), exist_ok=True)
-    save_json(os.path.join(WORK2, "eval", f"postfilter_{a.set}.json"), res)
+    runs = "" if (a.detok_run, a.vocoder_run) == ("detok", "vocoder") else f"_{a.detok_run}_{a.vocoder_run}"
+    save_json(os.path.join(WORK2, "eval", f"postfilter_{a.set}{runs}.json"), res)
 
 
 if __name__ == "__main__":
