@@ -30,13 +30,9 @@ public sealed class BrowserTests(SharedGateway gateway, ITestOutputHelper output
         var reply = (await page.TextContentAsync("#reply"))?.Trim();
         Assert.True(TestSpeech.IsKnownReply(reply), $"#reply shows '{reply}', not one of the pack's replies");
 
-        // Played to the end: the server's reply_audio_end has come and the worklet has drained its buffer.
-        await page.WaitForFunctionAsync(
-            "() => window.voiceAgent.events.some(e => e.type === 'reply_audio_end') && !window.voiceAgent.stats.playing && window.voiceAgent.stats.playedMs > 0",
-            null, new() { Timeout = 30_000 });
+        var audioMs = await WaitUntilTheReplyIsPlayedOut(page);
         await page.WaitForFunctionAsync("() => document.getElementById('latency').textContent.includes('turn 1')", null, new() { Timeout = 10_000 });
         var stats = await Stats(page);
-        var audioMs = (await page.EvaluateAsync<JsonElement>("() => window.voiceAgent.events.find(e => e.type === 'reply_audio_end')")).GetProperty("audio_ms").GetInt64();
         Directory.CreateDirectory(ArtifactDirectory);
         var screenshot = Path.Combine(ArtifactDirectory, "reply.png");
         await page.ScreenshotAsync(new() { Path = screenshot, FullPage = true });
@@ -65,12 +61,9 @@ public sealed class BrowserTests(SharedGateway gateway, ITestOutputHelper output
 
         await page.WaitForFunctionAsync("() => window.voiceAgent.stats.playedMs > 300", null, new() { Timeout = 60_000, PollingInterval = 20 });
         await page.EvaluateAsync("() => { const until = performance.now() + 800; while (performance.now() < until) { } }");
-        await page.WaitForFunctionAsync(
-            "() => window.voiceAgent.events.some(e => e.type === 'reply_audio_end') && !window.voiceAgent.stats.playing && window.voiceAgent.stats.playedMs > 0",
-            null, new() { Timeout = 30_000 });
+        var audioMs = await WaitUntilTheReplyIsPlayedOut(page);
         await Task.Delay(150); // the worklet's last stats message
         var stats = await Stats(page);
-        var audioMs = (await page.EvaluateAsync<JsonElement>("() => window.voiceAgent.events.find(e => e.type === 'reply_audio_end')")).GetProperty("audio_ms").GetInt64();
         output.WriteLine($"reply audio {audioMs} ms; stats after an 800 ms main-thread stall: {stats}");
 
         Assert.True(stats.GetProperty("underruns").GetInt32() >= 1, "the stall did not starve the worklet, so this run tested nothing");
@@ -113,6 +106,19 @@ public sealed class BrowserTests(SharedGateway gateway, ITestOutputHelper output
         var turn = bargeIn.GetProperty("turn").GetInt32();
         Assert.False(await page.EvaluateAsync<bool>($"() => window.voiceAgent.events.some(e => e.type === 'reply_audio_end' && e.turn === {turn})"),
             "the interrupted reply still announced its end");
+    }
+
+    /// <summary>
+    /// Waits until the first reply is played to the end (the server's reply_audio_end has come and the worklet has
+    /// drained its buffer) and returns that reply's audio length in ms, as the server announced it.
+    /// </summary>
+    private static async Task<long> WaitUntilTheReplyIsPlayedOut(IPage page)
+    {
+        await page.WaitForFunctionAsync(
+            "() => window.voiceAgent.events.some(e => e.type === 'reply_audio_end') && !window.voiceAgent.stats.playing && window.voiceAgent.stats.playedMs > 0",
+            null, new() { Timeout = 30_000 });
+        var end = await page.EvaluateAsync<JsonElement>("() => window.voiceAgent.events.find(e => e.type === 'reply_audio_end')");
+        return end.GetProperty("audio_ms").GetInt64();
     }
 
     private static Task<JsonElement> Stats(IPage page) => page.EvaluateAsync<JsonElement>("() => JSON.parse(JSON.stringify(window.voiceAgent.stats))");
