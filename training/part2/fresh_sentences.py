@@ -5,9 +5,10 @@ had already been used to choose N once. Re-use makes it a test set no longer: wr
 Set "b" was written in session 8 for the next choices (the vocoder fine-tuned on detokenizer mels, the DiT trained
 on for N = 1); set "a" has been used for the N choice. Set "c" was written in session 9, after both were used;
 set "d" in session 10, for its choice among DiTs trained on more of the replies (c had been used once), and set
-"e" in session 10, after that choice, to check it once on sentences no choice had seen.
+"e" in session 10, after that choice, to check it once on sentences no choice had seen. Set "f" was written in
+session 11, after the broad training text (broad_text.py) was fixed, to check the DiT trained on it once.
 -> work/part2/eval/fresh_sentences.json (set a) or fresh_sentences_b_DETOKRUN_VOCODERRUN.json under training/
-usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e] [--steps 1,2] [--threads 2]
+usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f] [--steps 1,2] [--threads 2]
            [--detok-run detok] [--vocoder-run vocoder]
 """
 import argparse
@@ -89,13 +90,27 @@ FRESH_E = [
     "The village holds a market every other Sunday.", "I found a spider in the bath this morning.",
     "The painter climbed a ladder to reach the roof.", "We heard an owl calling from the tall pine trees.",
 ]
-SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E}
+FRESH_F = [
+    "A strong wind blew the leaves across the yard.", "My grandfather tells the same joke every winter.",
+    "The nurse checked his temperature twice an hour.", "Please close the gate so the dog stays inside.",
+    "The train was full of students going home.", "She painted the fence white last weekend.",
+    "We found an old coin buried in the sand.", "The soup needs a little more salt and pepper.",
+    "He practises the guitar before school each day.", "The museum has a new room full of dinosaur bones.",
+    "Our neighbours are building a wooden shed.", "The baby laughed when the balloon popped.",
+    "I lost my gloves somewhere on the way to work.", "The fisherman caught three large trout before noon.",
+    "They planted tomatoes and beans behind the house.", "The storm knocked down a tree on our street.",
+    "Can you help me carry these heavy boxes upstairs?", "The pilot announced that we would land soon.",
+    "Fresh strawberries taste best in early summer.", "The clock in the hall stopped at a quarter past four.",
+]
+SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E, "f": FRESH_F}
 
 
 def fresh_set(name):
     """The sentences of set `name`, flite slt's audio of them (int16, whole tokens) and their semantic tokens."""
     fresh = SETS[name]
-    known = set(train_sentences()) | set(eval_sentences()) | {s for k, v in SETS.items() if k != name for s in v}
+    from broad_text import broad_sentences
+    known = (set(train_sentences()) | set(broad_sentences()) | set(eval_sentences())
+             | {s for k, v in SETS.items() if k != name for s in v})
     assert not any(s in known for s in fresh), "a fresh sentence is in the training, evaluation or other fresh set"
     with tempfile.TemporaryDirectory() as td:
         waves = [(pad_to_tokens(flite_slt(s, td)) * 32767).astype(np.int16) for s in fresh]

@@ -4,8 +4,12 @@ Output training/data/part2/slt_{train,eval}.npz: audio int16 concatenated (each 
 1280 samples = whole tokens), offsets, un-normalised mel [sum T, 80] + mel offsets; .json with the texts;
 mel_stats.json (per-bin mean/std over the training mel). The 13 replies are synthesised exactly as part 1 does
 (flite -voice slt, duration_stretch 1.0) and are also in training (6 copies with slight stretch variations).
-usage: nice -n 10 /usr/bin/python3 training/part2/make_data.py
+usage: nice -n 10 /usr/bin/python3 training/part2/make_data.py [--procs 2]
+       nice -n 10 /usr/bin/python3 training/part2/make_data.py --broad [--procs 2]
+              (slt_broad.{npz,json}: broad_text.py's 5,600 sentences, 5.1 h, for the detokenizer only)
 """
+import argparse
+import multiprocessing
 import os
 import random
 import subprocess
@@ -18,6 +22,7 @@ from scipy.io import wavfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common2 import DATA2, SR, ensure_dirs, pad_to_tokens, save_json, vmel_np  # noqa: E402
+from broad_text import broad_sentences  # noqa: E402
 from sentences import eval_sentences, train_sentences  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from corpus_text import REPLIES  # noqa: E402
@@ -38,16 +43,22 @@ def flite_slt(text, td, stretch=1.0):
     return np.clip(x, -1, 1)
 
 
-def build(name, items, td):
+def _clip(item):
+    text, stretch = item
+    with tempfile.TemporaryDirectory() as td:
+        x = (pad_to_tokens(flite_slt(text, td, stretch)) * 32767).astype(np.int16)
+    return x, vmel_np(x.astype(np.float32) / 32768.0), {"text": text, "stretch": stretch, "n": len(x)}
+
+
+def build(name, items, procs=1):
     waves, mels, meta = [], [], []
-    for i, (text, stretch) in enumerate(items):
-        x = pad_to_tokens(flite_slt(text, td, stretch))
-        x = (x * 32767).astype(np.int16)
-        waves.append(x)
-        mels.append(vmel_np(x.astype(np.float32) / 32768.0))
-        meta.append({"text": text, "stretch": stretch, "n": len(x)})
-        if i % 200 == 0:
-            print(name, i, len(items), flush=True)
+    with multiprocessing.Pool(procs) as pool:
+        for i, (x, m, info) in enumerate(pool.imap(_clip, items, chunksize=8)):
+            waves.append(x)
+            mels.append(m)
+            meta.append(info)
+            if i % 500 == 0:
+                print(name, i, len(items), flush=True)
     off = np.cumsum([0] + [len(w) for w in waves]).astype(np.int64)
     moff = np.cumsum([0] + [len(m) for m in mels]).astype(np.int64)
     np.savez(os.path.join(DATA2, f"slt_{name}.npz"), audio=np.concatenate(waves), offsets=off,
@@ -57,7 +68,16 @@ def build(name, items, td):
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--procs", type=int, default=1)
+    ap.add_argument("--broad", action="store_true",
+                    help="build only the extra 'broad' split (broad_text.py); train/eval and mel_stats stay as they are")
+    a = ap.parse_args()
     ensure_dirs()
+    if a.broad:
+        rng = random.Random(13)
+        build("broad", [(s, round(rng.uniform(0.9, 1.15), 2)) for s in broad_sentences()], a.procs)
+        return
     rng = random.Random(11)
     reply_set = set(REPLIES.values())
     tr = []
@@ -65,9 +85,8 @@ def main():
         st = 1.0 if s in reply_set and not any(t == s for t, _ in tr) else round(rng.uniform(0.9, 1.15), 2)
         tr.append((s, st))
     ev = [(s, 1.0) for s in list(REPLIES.values()) + eval_sentences()]
-    with tempfile.TemporaryDirectory() as td:
-        build("eval", ev, td)
-        mel = build("train", tr, td)
+    build("eval", ev, a.procs)
+    mel = build("train", tr, a.procs)
     save_json(os.path.join(DATA2, "mel_stats.json"), {"mean": mel.mean(0).tolist(), "std": mel.std(0).tolist(),
                                                       "frames": int(len(mel))})
     print("train clips", len(tr), "frames", len(mel), "hours", len(mel) / 50 / 3600)

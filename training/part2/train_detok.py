@@ -45,6 +45,15 @@ class DetokData:
         texts = [m["text"] for m in load_json(os.path.join(DATA2, f"slt_{split}.json"))]
         self.replies = [i for i, t in enumerate(texts) if t in replies]
 
+    def extend(self, other, name):
+        """Append another split's clips (e.g. 'broad', make_data.py --broad); the reply clips stay this split's."""
+        self.mels += other.mels
+        self.toks += other.toks
+        self.n = len(self.mels)
+        assert other.info.get("ckpt_sha256") == self.info.get("ckpt_sha256"), "splits tokenised by other encoders"
+        self.info = dict(self.info, extra_splits=self.info.get("extra_splits", []) + [name])
+        return self
+
     @classmethod
     def from_pack(cls, path, split="train"):
         """Read the compact pack written by pack_detok_data.py (8-bit train mels, float16 eval mels)."""
@@ -207,6 +216,9 @@ def main():
     ap.add_argument("--reply-p", type=float, default=0.0,
                     help="fraction of items drawn from the 13 replies' clips (the only audio the agent speaks)")
     ap.add_argument("--eval-every", type=float, default=0, help="minutes between eval_l1 measurements (0: off)")
+    ap.add_argument("--extra-splits", default="",
+                    help="more tokenised slt splits to train on, e.g. 'broad' (make_data.py --broad, then "
+                         "tokenize_data.py --splits broad)")
     a = ap.parse_args()
     ensure_dirs()
     torch.set_num_threads(a.threads)
@@ -217,6 +229,8 @@ def main():
         data, ev = DetokData.from_pack(a.data_pack, "train"), DetokData.from_pack(a.data_pack, "eval")
     else:
         data = DetokData("train")
+        for name in filter(None, a.extra_splits.split(",")):
+            data.extend(DetokData(name), name)
         ev = DetokData("eval") if a.eval_every else None
     if a.reply_p and not data.replies:
         sys.exit("--reply-p needs to know the reply clips: repack with pack_detok_data.py or train from training/data")
@@ -267,6 +281,8 @@ def main():
 
     recipe = {"lr": a.lr, "bs": a.bs, "ema": a.ema, "t_grid": a.t_grid, "t_grid_p": a.t_grid_p if a.t_grid else 0.0,
               "reply_p": a.reply_p}
+    if a.extra_splits:
+        recipe["extra_splits"] = a.extra_splits
 
     def save():
         state = {"model": ema_state(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
