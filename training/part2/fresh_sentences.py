@@ -6,9 +6,10 @@ Set "b" was written in session 8 for the next choices (the vocoder fine-tuned on
 on for N = 1); set "a" has been used for the N choice. Set "c" was written in session 9, after both were used;
 set "d" in session 10, for its choice among DiTs trained on more of the replies (c had been used once), and set
 "e" in session 10, after that choice, to check it once on sentences no choice had seen. Set "f" was written in
-session 11, after the broad training text (broad_text.py) was fixed, to check the DiT trained on it once.
+session 11, after the broad training text (broad_text.py) was fixed, to check the DiT trained on it once. Set "g"
+was written in session 12 after set f had been used, before the results of its second stage.
 -> work/part2/eval/fresh_sentences.json (set a) or fresh_sentences_b_DETOKRUN_VOCODERRUN.json under training/
-usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f] [--steps 1,2] [--threads 2]
+usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f|g] [--steps 1,2] [--threads 2]
            [--detok-run detok] [--vocoder-run vocoder]
 """
 import argparse
@@ -102,7 +103,19 @@ FRESH_F = [
     "Can you help me carry these heavy boxes upstairs?", "The pilot announced that we would land soon.",
     "Fresh strawberries taste best in early summer.", "The clock in the hall stopped at a quarter past four.",
 ]
-SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E, "f": FRESH_F}
+FRESH_G = [
+    "The butcher wrapped the sausages in brown paper.", "My cousin drives a taxi in the city at night.",
+    "Please switch off the lights when you leave the room.", "The swallows return to the barn every spring.",
+    "A loud crash woke the whole family at midnight.", "The librarian stamped the books and smiled.",
+    "We ate our sandwiches on a bench in the park.", "The tailor shortened the sleeves of my jacket.",
+    "Heavy rain flooded the road near the school.", "She keeps a diary of every bird she sees.",
+    "The potatoes should boil for twenty minutes.", "His grandmother lives in a cottage by the sea.",
+    "The firemen rescued a kitten from the chimney.", "I forgot to buy eggs on the way home.",
+    "The old ship was towed slowly into the harbour.", "Our class visited a farm to see the lambs.",
+    "The printer in the office has run out of ink.", "They sat by the fire and told ghost stories.",
+    "A bee landed on the rim of my glass.", "The mayor opened the new swimming pool today.",
+]
+SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E, "f": FRESH_F, "g": FRESH_G}
 
 
 def fresh_set(name):
