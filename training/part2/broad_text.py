@@ -10,8 +10,8 @@ the cheapest lever is text that covers English sound sequences widely:
   salad(n)    sequences of 4-9 words drawn from the pocketsphinx pronouncing dictionary (cmudict-en-us, 130k
               words): no meaning, but phone sequences that no grammar here would produce
 
-Neither is written from the evaluation sentences; broad_sentences() drops any line that equals an evaluation or
-fresh sentence (case and punctuation ignored). The independent check of what this text buys is a fresh set
+Neither is written from the evaluation sentences; no line equals an evaluation or fresh sentence (case and
+punctuation ignored; asserted here and in fresh_sentences.fresh_set). The independent check of what this text buys is a fresh set
 written after it (fresh_sentences.py).
 usage: /usr/bin/python3 training/part2/broad_text.py [N]   (prints a sample)
 """
@@ -109,17 +109,21 @@ V_S = ["enjoys", "orders", "forgets", "shares", "avoids", "buys", "cooks", "brin
        "tastes", "wraps"]
 
 
+# Filled longest key first so that {P2} is not read as {P} followed by "2}".
+POOLS = {"{P}": PEOPLE, "{P2}": PEOPLE, "{T}": THINGS, "{T2}": THINGS, "{L}": PLACES, "{TI}": TIMES,
+         "{TI2}": ["noon", "dinner", "the meeting", "the guests arrive", "it gets dark", "Friday", "lunch"],
+         "{TI3}": ["breakfast", "last Tuesday", "the spring", "nine o'clock", "the holidays", "early morning"],
+         "{A}": ADJ, "{A2}": ADJ, "{AD}": ADV, "{V}": V_BASE, "{V2}": V_BASE, "{VP}": V_PAST, "{VI}": V_ING,
+         "{AN}": ANIMALS, "{FO}": FOODS, "{FO2}": FOODS, "{NUM}": NUMBERS, "{F}": FEELINGS, "{WE}": WEATHER,
+         "{WE2}": WEATHER, "{DAY}": DAYS, "{VS}": V_S}
+FILL_ORDER = sorted(POOLS, key=len, reverse=True)
+
+
 def _fill(t, rng):
-    pools = {"{P}": PEOPLE, "{P2}": PEOPLE, "{T}": THINGS, "{T2}": THINGS, "{L}": PLACES, "{TI}": TIMES,
-             "{TI2}": ["noon", "dinner", "the meeting", "the guests arrive", "it gets dark", "Friday", "lunch"],
-             "{TI3}": ["breakfast", "last Tuesday", "the spring", "nine o'clock", "the holidays", "early morning"],
-             "{A}": ADJ, "{A2}": ADJ, "{AD}": ADV, "{V}": V_BASE, "{V2}": V_BASE, "{VP}": V_PAST, "{VI}": V_ING,
-             "{AN}": ANIMALS, "{FO}": FOODS, "{FO2}": FOODS, "{NUM}": NUMBERS, "{F}": FEELINGS, "{WE}": WEATHER,
-             "{WE2}": WEATHER, "{DAY}": DAYS, "{VS}": V_S}
     out = t
-    for key in sorted(pools, key=len, reverse=True):     # {P2} before {P}
+    for key in FILL_ORDER:
         while key in out:
-            out = out.replace(key, rng.choice(pools[key]), 1)
+            out = out.replace(key, rng.choice(POOLS[key]), 1)
     return out[0].upper() + out[1:]
 
 
@@ -158,23 +162,24 @@ def salad(n, seed=202, path=CMUDICT):
     return out
 
 
-def _key(s):
+def text_key(s):
+    """Case and punctuation ignored: how a broad line and a held-out sentence are compared."""
     return re.sub(r"[^a-z ]", "", s.lower()).strip()
 
 
 def broad_sentences(n_grammar=4000, n_salad=1600):
-    """The broad split's texts, with every evaluation and fresh sentence removed (asserted absent)."""
-    from fresh_sentences import SETS
+    """The broad split's texts. None may equal an evaluation sentence (asserted here); fresh_sentences.fresh_set
+    asserts the same for every fresh set, so a new fresh set is checked against this text, not this text changed."""
     from sentences import eval_sentences
-    held = {_key(s) for s in eval_sentences()} | {_key(s) for v in SETS.values() for s in v}
-    out = [s for s in grammar(n_grammar) + salad(n_salad) if _key(s) not in held]
-    assert not any(_key(s) in held for s in out)
+    held = {text_key(s) for s in eval_sentences()}
+    out = grammar(n_grammar) + salad(n_salad)
+    assert not any(text_key(s) in held for s in out), "a broad line equals an evaluation sentence"
     return out
 
 
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 12
     b = broad_sentences()
-    print(len(b), "sentences,", len({w for s in b for w in _key(s).split()}), "distinct words")
+    print(len(b), "sentences,", len({w for s in b for w in text_key(s).split()}), "distinct words")
     for s in random.Random(3).sample(b, n):
         print(s)

@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common2 import TRAINING, WORK2, pad_to_tokens, save_json  # noqa: E402
 from dit import DiT, DiTConfig  # noqa: E402
 from evaluate_part2 import load, recognize, wer  # noqa: E402
+from broad_text import broad_sentences, text_key  # noqa: E402
 from make_data import flite_slt  # noqa: E402
 from sentences import eval_sentences, train_sentences  # noqa: E402
 from stream import SCHEDULE, detokenize, torch_callables, vocode_chunks  # noqa: E402
@@ -121,10 +122,10 @@ SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E, "f":
 def fresh_set(name):
     """The sentences of set `name`, flite slt's audio of them (int16, whole tokens) and their semantic tokens."""
     fresh = SETS[name]
-    from broad_text import broad_sentences
-    known = (set(train_sentences()) | set(broad_sentences()) | set(eval_sentences())
-             | {s for k, v in SETS.items() if k != name for s in v})
-    assert not any(s in known for s in fresh), "a fresh sentence is in the training, evaluation or other fresh set"
+    known = {text_key(s) for s in train_sentences() + broad_sentences() + eval_sentences()}
+    known |= {text_key(s) for k, v in SETS.items() if k != name for s in v}
+    assert not any(text_key(s) in known for s in fresh), \
+        "a fresh sentence is in the training (incl. broad), evaluation or other fresh set"
     with tempfile.TemporaryDirectory() as td:
         waves = [(pad_to_tokens(flite_slt(s, td)) * 32767).astype(np.int16) for s in fresh]
     toks = tokenize(load_encoder(os.path.join(TRAINING, "runs", "encoder", "final.pt")), waves)

@@ -47,10 +47,10 @@ class DetokData:
 
     def extend(self, other, name):
         """Append another split's clips (e.g. 'broad', make_data.py --broad); the reply clips stay this split's."""
+        assert other.info.get("ckpt_sha256") == self.info.get("ckpt_sha256"), "splits tokenised by other encoders"
         self.mels += other.mels
         self.toks += other.toks
         self.n = len(self.mels)
-        assert other.info.get("ckpt_sha256") == self.info.get("ckpt_sha256"), "splits tokenised by other encoders"
         self.info = dict(self.info, extra_splits=self.info.get("extra_splits", []) + [name])
         return self
 
