@@ -7,9 +7,10 @@ on for N = 1); set "a" has been used for the N choice. Set "c" was written in se
 set "d" in session 10, for its choice among DiTs trained on more of the replies (c had been used once), and set
 "e" in session 10, after that choice, to check it once on sentences no choice had seen. Set "f" was written in
 session 11, after the broad training text (broad_text.py) was fixed, to check the DiT trained on it once. Set "g"
-was written in session 12 after set f had been used, before the results of its second stage.
+was written in session 12 after set f had been used, before the results of its second stage. Set "h" was written at
+the start of session 13, before any of its results (all earlier sets had been used).
 -> work/part2/eval/fresh_sentences.json (set a) or fresh_sentences_b_DETOKRUN_VOCODERRUN.json under training/
-usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f|g] [--steps 1,2] [--threads 2]
+usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f|g|h] [--steps 1,2] [--threads 2]
            [--detok-run detok] [--vocoder-run vocoder]
 """
 import argparse
@@ -116,7 +117,20 @@ FRESH_G = [
     "The printer in the office has run out of ink.", "They sat by the fire and told ghost stories.",
     "A bee landed on the rim of my glass.", "The mayor opened the new swimming pool today.",
 ]
-SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E, "f": FRESH_F, "g": FRESH_G}
+FRESH_H = [
+    "The carpenter measured the door frame twice.", "Our teacher read us a poem about the moon.",
+    "A small boat drifted past the lighthouse.", "Please hang your wet coat near the heater.",
+    "The bakery on the corner sells warm bread at dawn.", "My sister dropped her phone into the pond.",
+    "The farmer sold apples from a cart by the road.", "We waited an hour for the bus in the snow.",
+    "The orchestra played a waltz after the interval.", "He cut his finger while slicing onions.",
+    "The parrot repeats every word it hears.", "They painted the kitchen a pale shade of green.",
+    "A spider built its web across the window.", "The referee blew his whistle and the game ended.",
+    "Grandma knitted a scarf for each of her grandchildren.", "The students cheered when the bell rang.",
+    "I left the umbrella on the train this morning.", "The queen waved to the crowd from her carriage.",
+    "Our dog chased a squirrel up the oak tree.", "The plumber fixed the leak under the sink.",
+]
+SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E, "f": FRESH_F, "g": FRESH_G,
+        "h": FRESH_H}
 
 
 def fresh_set(name):

@@ -19,6 +19,10 @@ Inputs (all from the pack's encoder on the slt corpus of make_data.py):
               reconstruction (straight-through, commitment 0.25, dead codes restarted from the batch): one token per
               80 ms as in the contract, but chosen to keep what the mel needs instead of k-means clusters
   vqL1_1024, vqL1_2048, vqL1_4096  the same learned VQ over [feature ; layer-1 hidden]
+  mlpL1_1024     the same codebook behind a per-token MLP (2 x 512 GELU) instead of one linear projection
+  mlpMelL1_1024  that MLP over [the step's own 8 input mel frames ; feature ; layer-1 hidden]: the encoder is
+              voice-invariant by training, so the acoustic detail a detokenizer needs is read from the mel itself;
+              still one token per 80 ms with no context beyond the step graph's own inputs (no new cache)
 
 usage: /usr/bin/python3 training/part2/probe_units.py [--minutes 6] [--threads 1] [--inputs units512,feat,...]
 Writes work/part2/eval/probe_units.json under training/.
@@ -54,7 +58,8 @@ def clips(split):
 
 @torch.no_grad()
 def encode(enc, waves, bs=32):
-    """-> per clip: tokens [n], feature [n, 256], layer-LAYER hidden pooled to 12.5 Hz [n, 384]."""
+    """-> per clip: tokens [n], feature [n, 256], layer-LAYER hidden pooled to 12.5 Hz [n, 384], and the encoder's
+    own input mel of each token's 80 ms step [n, 8 * 80] (what the step graph receives)."""
     grab = {}
     hook = enc.layers[LAYER].register_forward_hook(lambda m, i, o: grab.__setitem__("h", o))
     out = [None] * len(waves)
@@ -64,7 +69,7 @@ def encode(enc, waves, bs=32):
         for b, j in enumerate(idx):
             n = len(waves[j]) // 1280
             out[j] = (r["tokens"][b, :n].long(), r["feat"][b, :n].float(),
-                      h[b, :2 * n].reshape(n, -1).float())
+                      h[b, :2 * n].reshape(n, -1).float(), mel[b, :8 * n].reshape(n, -1).float().clone())
     hook.remove()
     return out
 
@@ -72,9 +77,12 @@ def encode(enc, waves, bs=32):
 class LearnedVQ(nn.Module):
     """Euclidean VQ over a projection of the input; returns (quantised, ids, loss)."""
 
-    def __init__(self, d_in, n_codes, dim=64):
+    def __init__(self, d_in, n_codes, dim=64, hidden=0):
         super().__init__()
-        self.proj = nn.Linear(d_in, dim)
+        # hidden > 0: a per-token MLP instead of one linear map (still no context across tokens, so it fits the
+        # encoder step graph without a new cache)
+        self.proj = (nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
+                                   nn.Linear(hidden, dim)) if hidden else nn.Linear(d_in, dim))
         self.codebook = nn.Parameter(torch.randn(n_codes, dim) * 0.1)
         self.register_buffer("usage", torch.ones(n_codes))
         self.started = False
@@ -102,9 +110,9 @@ class LearnedVQ(nn.Module):
 
 
 class Regressor(nn.Module):
-    def __init__(self, d_in, n_codes=0, width=256, vq_codes=0):
+    def __init__(self, d_in, n_codes=0, width=256, vq_codes=0, vq_hidden=0):
         super().__init__()
-        self.vq = LearnedVQ(d_in, vq_codes) if vq_codes else None
+        self.vq = LearnedVQ(d_in, vq_codes, hidden=vq_hidden) if vq_codes else None
         if self.vq is not None:
             d_in = 64
         self.emb = nn.Embedding(n_codes, width) if n_codes else None
@@ -127,11 +135,11 @@ class Regressor(nn.Module):
         return self.out(F.gelu(h)).transpose(1, 2)
 
 
-def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, vq_codes=0):
+def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, vq_codes=0, vq_hidden=0):
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     d_in = 0 if n_codes else x_tr[0].shape[-1]
-    model = Regressor(d_in, n_codes, vq_codes=vq_codes)
+    model = Regressor(d_in, n_codes, vq_codes=vq_codes, vq_hidden=vq_hidden)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     crop, bs, step, t0 = 48, 16, 0, time.time()
     while time.time() - t0 < minutes * 60:
@@ -173,6 +181,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--inputs", default="units512,units4096,feat,feat+l1,unitsL1_4096,vq4096,vqL1_4096")
     ap.add_argument("--out", default="probe_units.json")
+    ap.add_argument("--broad", action="store_true", help="train on the broad slt split too (make_data.py --broad)")
     ap.add_argument("--save-vq", action="store_true",
                     help="keep each learned [feature ; layer-1] codebook (work/part2/units_<input>.pt under training/)")
     a = ap.parse_args()
@@ -181,6 +190,9 @@ def main():
     st = load_json(os.path.join(DATA2, "mel_stats.json"))
     mean, std = np.array(st["mean"], np.float32), np.array(st["std"], np.float32)
     w_tr, m_tr = clips("train")
+    if a.broad:
+        w_b, m_b = clips("broad")
+        w_tr, m_tr = w_tr + w_b, m_tr + m_b
     w_ev, m_ev = clips("eval")
     texts = [m["text"] for m in load_json(os.path.join(DATA2, "slt_eval.json"))]
     enc = load_encoder()
@@ -206,6 +218,13 @@ def main():
     def joint(e):
         return torch.cat([(e[1] - fm) / fs, (e[2] - hm) / hs], -1)
 
+    m_all = torch.cat([e[3] for e in e_tr[:3000]])
+    mm, ms = m_all.mean(0), m_all.std(0) + 1e-5
+    del m_all
+
+    def with_mel(e):
+        return torch.cat([(e[3] - mm) / ms, joint(e)], -1)
+
     res = {"minutes_per_input": a.minutes, "layer": LAYER, "rows": {}}
     with tempfile.TemporaryDirectory() as td:
         ref_copy = [recognize(vocode((m - mean) / std), td) for m in m_ev]
@@ -214,8 +233,11 @@ def main():
             "wer_sentences": wer(texts[N_REPLIES:], ref_copy[N_REPLIES:])}
         print(res["rows"], flush=True)
         for name in a.inputs.split(","):
-            n_codes, vq_codes = 0, 0
-            if name in ("vq1024", "vq4096"):
+            n_codes, vq_codes, vq_hidden = 0, 0, 0
+            if name.startswith("mlpL1_") or name.startswith("mlpMelL1_"):
+                f = joint if name.startswith("mlpL1_") else with_mel
+                x_tr, x_ev, vq_codes, vq_hidden = [f(e) for e in e_tr], [f(e) for e in e_ev], int(name.split("_")[1]), 512
+            elif name in ("vq1024", "vq4096"):
                 x_tr, x_ev, vq_codes = [e[1] for e in e_tr], [e[1] for e in e_ev], int(name[2:])
             elif name in ("vqL1_1024", "vqL1_2048", "vqL1_4096"):
                 x_tr, x_ev, vq_codes = [joint(e) for e in e_tr], [joint(e) for e in e_ev], int(name[5:])
@@ -235,7 +257,13 @@ def main():
                       f"{len(set(torch.cat(x_tr).tolist()))}", flush=True)
             else:
                 raise SystemExit(f"unknown input {name}")
-            preds, steps, model = train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, a.minutes, vq_codes=vq_codes)
+            preds, steps, model = train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, a.minutes, vq_codes=vq_codes,
+                                             vq_hidden=vq_hidden)
+            if a.save_vq and vq_hidden:
+                torch.save({"input": name, "layer": LAYER, "feat_mean": fm, "feat_std": fs, "hidden_mean": hm,
+                            "hidden_std": hs, "mel_mean": mm, "mel_std": ms, "vq": model.vq.state_dict(),
+                            "regressor": model.state_dict(), "steps": steps, "minutes": a.minutes},
+                           os.path.join(WORK2, f"units_{name}.pt"))
             if a.save_vq and name.startswith("vqL1_"):
                 # the learned unit inventory itself: models.ReconstructionQuantizer installs it in the encoder
                 torch.save({"input": name, "layer": LAYER, "feat_mean": fm, "feat_std": fs, "hidden_mean": hm,
