@@ -57,9 +57,9 @@ def clips(split):
 
 
 @torch.no_grad()
-def encode(enc, waves, bs=32):
-    """-> per clip: tokens [n], feature [n, 256], layer-LAYER hidden pooled to 12.5 Hz [n, 384], and the encoder's
-    own input mel of each token's 80 ms step [n, 8 * 80] (what the step graph receives)."""
+def encode(enc, waves, bs=32, keep_mel=False):
+    """-> per clip: tokens [n], feature [n, 256], layer-LAYER hidden pooled to 12.5 Hz [n, 384], and with keep_mel the
+    encoder's own input mel of each token's 80 ms step [n, 8 * 80] (what the step graph receives; else None)."""
     grab = {}
     hook = enc.layers[LAYER].register_forward_hook(lambda m, i, o: grab.__setitem__("h", o))
     out = [None] * len(waves)
@@ -69,7 +69,8 @@ def encode(enc, waves, bs=32):
         for b, j in enumerate(idx):
             n = len(waves[j]) // 1280
             out[j] = (r["tokens"][b, :n].long(), r["feat"][b, :n].float(),
-                      h[b, :2 * n].reshape(n, -1).float(), mel[b, :8 * n].reshape(n, -1).float().clone())
+                      h[b, :2 * n].reshape(n, -1).float(),
+                      mel[b, :8 * n].reshape(n, -1).float().clone() if keep_mel else None)
     hook.remove()
     return out
 
@@ -196,8 +197,10 @@ def main():
     w_ev, m_ev = clips("eval")
     texts = [m["text"] for m in load_json(os.path.join(DATA2, "slt_eval.json"))]
     enc = load_encoder()
+    inputs = a.inputs.split(",")
+    keep_mel = any(n.startswith("mlpMelL1_") for n in inputs)     # 2.5 KB per token: only when an input reads it
     t0 = time.time()
-    e_tr, e_ev = encode(enc, w_tr), encode(enc, w_ev)
+    e_tr, e_ev = encode(enc, w_tr, keep_mel=keep_mel), encode(enc, w_ev, keep_mel=keep_mel)
     print(f"encoded {len(w_tr)} + {len(w_ev)} clips in {time.time() - t0:.0f}s", flush=True)
     y_tr = [torch.from_numpy((m - mean) / std) for m in m_tr]
     y_ev = [torch.from_numpy((m - mean) / std) for m in m_ev]
@@ -218,9 +221,10 @@ def main():
     def joint(e):
         return torch.cat([(e[1] - fm) / fs, (e[2] - hm) / hs], -1)
 
-    m_all = torch.cat([e[3] for e in e_tr[:3000]])
-    mm, ms = m_all.mean(0), m_all.std(0) + 1e-5
-    del m_all
+    if keep_mel:      # statistics from the first 3,000 clips (~10^5 tokens) spare a second copy of all the mels
+        m_all = torch.cat([e[3] for e in e_tr[:3000]])
+        mm, ms = m_all.mean(0), m_all.std(0) + 1e-5
+        del m_all
 
     def with_mel(e):
         return torch.cat([(e[3] - mm) / ms, joint(e)], -1)
@@ -232,11 +236,12 @@ def main():
             "wer_replies": wer(texts[:N_REPLIES], ref_copy[:N_REPLIES]),
             "wer_sentences": wer(texts[N_REPLIES:], ref_copy[N_REPLIES:])}
         print(res["rows"], flush=True)
-        for name in a.inputs.split(","):
+        for name in inputs:
             n_codes, vq_codes, vq_hidden = 0, 0, 0
             if name.startswith("mlpL1_") or name.startswith("mlpMelL1_"):
                 f = joint if name.startswith("mlpL1_") else with_mel
-                x_tr, x_ev, vq_codes, vq_hidden = [f(e) for e in e_tr], [f(e) for e in e_ev], int(name.split("_")[1]), 512
+                x_tr, x_ev = [f(e) for e in e_tr], [f(e) for e in e_ev]
+                vq_codes, vq_hidden = int(name.split("_")[1]), 512
             elif name in ("vq1024", "vq4096"):
                 x_tr, x_ev, vq_codes = [e[1] for e in e_tr], [e[1] for e in e_ev], int(name[2:])
             elif name in ("vqL1_1024", "vqL1_2048", "vqL1_4096"):
@@ -259,11 +264,6 @@ def main():
                 raise SystemExit(f"unknown input {name}")
             preds, steps, model = train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, a.minutes, vq_codes=vq_codes,
                                              vq_hidden=vq_hidden)
-            if a.save_vq and vq_hidden:
-                torch.save({"input": name, "layer": LAYER, "feat_mean": fm, "feat_std": fs, "hidden_mean": hm,
-                            "hidden_std": hs, "mel_mean": mm, "mel_std": ms, "vq": model.vq.state_dict(),
-                            "regressor": model.state_dict(), "steps": steps, "minutes": a.minutes},
-                           os.path.join(WORK2, f"units_{name}.pt"))
             if a.save_vq and name.startswith("vqL1_"):
                 # the learned unit inventory itself: models.ReconstructionQuantizer installs it in the encoder
                 torch.save({"input": name, "layer": LAYER, "feat_mean": fm, "feat_std": fs, "hidden_mean": hm,
