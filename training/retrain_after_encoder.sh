@@ -18,9 +18,12 @@ done
 if /usr/bin/python3 -c "import sys; sys.path.insert(0, 'training'); import build_pack; sys.exit(0 if build_pack.codebook_fresh() else 1)"; then
   echo "== codebook already fitted on this encoder"
 else
-  echo "== codebook $(date +%T)"   # learned units (REPORT-part2 §0c); the decoder/DiT then need a fresh start or remap_codebook.py
-  /usr/bin/python3 training/part2/probe_units.py --inputs vqL1_1024 --minutes 10 --save-vq --out probe_units_vqL1_1024.json || exit 1
-  /usr/bin/python3 training/part2/tokenize_data.py --units $W/part2/units_vqL1_1024.pt --threads 2 || exit 1
+  echo "== codebook $(date +%T)"   # learned units (REPORT-part2 §0c, §0i); the decoder/DiT then need a fresh start or remap_codebook.py
+  [ -f training/data/part2/slt_broad.npz ] || /usr/bin/python3 training/part2/make_data.py --broad --procs 2 || exit 1
+  /usr/bin/python3 training/part2/probe_units.py --inputs vqL1_1024 --broad --minutes 25 --save-vq \
+    --out probe_units_vqL1_1024.json || exit 1
+  /usr/bin/python3 training/part2/tokenize_data.py --units $W/part2/units_vqL1_1024.pt --splits eval,train,broad \
+    --threads 2 || exit 1
 fi
 if [ $W/encoded/train.pt -nt $W/part2/units.pt ]; then
   echo "== corpus already encoded with this codebook"

@@ -170,6 +170,9 @@ def main():
     ap.add_argument("--init", default="",
                     help="warm start: decoder weights from this checkpoint (e.g. one recover_from_onnx.py wrote), a "
                          "fresh optimizer and schedule; the probe is pre-trained with the adaptor frozen")
+    ap.add_argument("--audio-only", action="store_true",
+                    help="train only the audio branch (audio layers and head) on the audio loss; the text path stays "
+                         "as --init gave it")
     ap.add_argument("--time-warp", type=float, default=0.0,
                     help="half the user turns are resampled at a rate in [1/W, W] (e.g. 1.2; 0: off, as committed)")
     a = ap.parse_args()
@@ -193,8 +196,14 @@ def main():
     dec = DualHeadDecoder(cfg)
     intent_ids = {k: i for i, k in enumerate(INTENTS)}
     probe = IntentProbe(cfg.hidden, len(intent_ids))
-    opt = torch.optim.AdamW(list(dec.parameters()) + list(probe.parameters()), lr=a.lr, weight_decay=0.05,
-                            betas=(0.9, 0.98))
+    if a.audio_only:
+        # The text path (embeddings, adaptor, trunk, text head) stays exactly as initialised; only the audio branch
+        # learns, e.g. a new reply code inventory after remap_codebook.py, without moving the intent decision.
+        audio_branch = set(id(p) for m in (dec.audio_layers, dec.audio_norm, dec.audio_head) for p in m.parameters())
+        for p in dec.parameters():
+            p.requires_grad_(id(p) in audio_branch)
+    trainable = [p for p in dec.parameters() if p.requires_grad] + ([] if a.audio_only else list(probe.parameters()))
+    opt = torch.optim.AdamW(trainable, lr=a.lr, weight_decay=0.05, betas=(0.9, 0.98))
     state = {"elapsed": 0.0, "step": 0}
     if os.path.exists(CKPT):
         ck = torch.load(CKPT)
@@ -248,7 +257,7 @@ def main():
         return batch
 
     items, meta = tr["items"], tr["meta"]
-    if not state.get("probe_pretrained"):
+    if not state.get("probe_pretrained") and not a.audio_only:
         # Phase 1 (cheap: adaptor + probe only, per-position MLPs): make the features intent-salient.
         # (a warm start keeps its trained adaptor: only the new probe learns here)
         popt = torch.optim.AdamW(([] if state.get("init") else list(dec.adaptor.parameters()))
@@ -288,9 +297,13 @@ def main():
         w = lw.reshape(-1) * (lt.reshape(-1) != -100)
         l_text = (ce * w).sum() / w.sum()
         l_audio = F.cross_entropy(al.reshape(-1, cfg.vocab_size), la.reshape(-1), ignore_index=-100)
-        pf, pln, py = probe_batch(items, meta, intent_ids, [rng.randrange(len(items)) for _ in range(64)])
-        l_probe = F.cross_entropy(probe(dec, pf, pln), py)
-        loss = l_text + l_audio + 0.5 * l_probe
+        if a.audio_only:
+            l_probe = torch.zeros(())
+            loss = l_audio
+        else:
+            pf, pln, py = probe_batch(items, meta, intent_ids, [rng.randrange(len(items)) for _ in range(64)])
+            l_probe = F.cross_entropy(probe(dec, pf, pln), py)
+            loss = l_text + l_audio + 0.5 * l_probe
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(dec.parameters(), 1.0)
@@ -312,6 +325,7 @@ def main():
     print(f"FINAL held-out voices+paraphrases text-only greedy reply accuracy {acc:.3f}", flush=True)
     torch.save({"model": dec.state_dict(), "cfg": cfg_dict(cfg), "train_minutes": state["elapsed"] / 60,
                 "steps": state["step"], "init": state.get("init"), "extra_train": a.extra_train,
+                "audio_only": a.audio_only,
                 "init_train_minutes": state.get("init_train_minutes"), "init_steps": state.get("init_steps"),
                 "intent_clip_counts": intent_counts(tr["meta"])},   # -> the manifest's prior correction (prior.py)
                os.path.join(RUNS, "decoder", "final.pt"))

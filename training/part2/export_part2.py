@@ -112,7 +112,7 @@ def graph_entries(dit, dpath, vpath):
                        "after the t_clean call)",
         "inputs": [
             t("x_t", "float32", [1, "frames", 80], "current Euler state (normalised-mel space) of the chunk window"),
-            t("tokens", "int64", [1, "frames"], "semantic codes 0..511 repeated x4 (one per 50 Hz frame)"),
+            t("tokens", "int64", [1, "frames"], f"semantic codes 0..{c.n_codes - 1} repeated x4 (one per 50 Hz frame)"),
             t("t", "float32", [1], "flow time in [0, 1]: i/steps for Euler step i, 0.999 for the cache-writing call"),
             t("start_frame", "int64", [1], "absolute 50 Hz frame index (within the reply) of x_t[:, 0] (RoPE)"),
             t("cache_k", "float32", [L, H, "cache_frames", hd], "prefix keys (RoPE applied) of earlier emitted "

@@ -47,8 +47,14 @@ def main():
     ap.add_argument("--filters", default=",".join(FILTERS))
     ap.add_argument("--detok-run", default="detok")
     ap.add_argument("--vocoder-run", default="vocoder")
+    ap.add_argument("--lookahead", type=int, default=-1, help="override the schedule's lookahead_tokens (-1: keep)")
+    ap.add_argument("--no-prefix", action="store_true",
+                    help="decode every chunk without the cache of earlier output (does the DiT's own past help?)")
     a = ap.parse_args()
     torch.set_num_threads(1)
+    sched = SCHEDULE if a.lookahead < 0 else dict(SCHEDULE, lookahead_tokens=a.lookahead)
+    if a.no_prefix:
+        sched = dict(sched, prefix_cache=False)
     dit, _ = load(a.detok_run, DiT, DiTConfig)
     voc, _ = load(a.vocoder_run, Vocoder, VocoderConfig)
     step, vocode = torch_callables(dit, voc)
@@ -58,8 +64,8 @@ def main():
     fresh, _, toks = fresh_set(a.set)
     codes += [t.numpy().astype(np.int64) for t in toks]
     texts += fresh
-    mels = [detokenize(step, c, dims, 0, SCHEDULE) for c in codes]
-    res = {"set": a.set, "detok_run": a.detok_run, "vocoder_run": a.vocoder_run, "schedule": SCHEDULE, "wer": {},
+    mels = [detokenize(step, c, dims, 0, sched) for c in codes]
+    res = {"set": a.set, "detok_run": a.detok_run, "vocoder_run": a.vocoder_run, "schedule": sched, "wer": {},
            "hypotheses": {}}
     with tempfile.TemporaryDirectory() as td:
         for name in a.filters.split(","):
@@ -71,6 +77,7 @@ def main():
             print(name, {k: round(v, 1) for k, v in res["wer"][name].items()}, flush=True)
     os.makedirs(os.path.join(WORK2, "eval"), exist_ok=True)
     runs = "" if (a.detok_run, a.vocoder_run) == ("detok", "vocoder") else f"_{a.detok_run}_{a.vocoder_run}"
+    runs += ("" if a.lookahead < 0 else f"_la{a.lookahead}") + ("_noprefix" if a.no_prefix else "")
     save_json(os.path.join(WORK2, "eval", f"postfilter_{a.set}{runs}.json"), res)
 
 

@@ -111,14 +111,19 @@ class LearnedVQ(nn.Module):
 
 
 class Regressor(nn.Module):
-    def __init__(self, d_in, n_codes=0, width=256, vq_codes=0, vq_hidden=0):
+    def __init__(self, d_in, n_codes=0, width=256, vq_codes=0, vq_hidden=0, right_context=-1):
         super().__init__()
+        # right_context >= 0: the 12.5 Hz stack sees only that many tokens ahead (causal convolutions on an input
+        # shifted by right_context), like a streaming detokenizer with that much look-ahead; -1: +-16 tokens.
+        self.right_context = right_context
         self.vq = LearnedVQ(d_in, vq_codes, hidden=vq_hidden) if vq_codes else None
         if self.vq is not None:
             d_in = 64
         self.emb = nn.Embedding(n_codes, width) if n_codes else None
         self.inp = nn.Linear(width if n_codes else d_in, width)
-        self.low = nn.ModuleList([nn.Conv1d(width, width, 5, padding=2 * d, dilation=d) for d in (1, 2, 4, 1)])
+        self.low_dil = (1, 2, 4, 1)
+        self.low = nn.ModuleList([nn.Conv1d(width, width, 5, padding=0 if right_context >= 0 else 2 * d, dilation=d)
+                                  for d in self.low_dil])
         self.up = nn.ConvTranspose1d(width, width, 4, stride=4)
         self.high = nn.ModuleList([nn.Conv1d(width, width, 5, padding=2) for _ in range(2)])
         self.out = nn.Conv1d(width, 80, 1)
@@ -128,19 +133,27 @@ class Regressor(nn.Module):
         if self.vq is not None:
             x, self.ids, self.vq_loss = self.vq(x)
         h = self.inp(self.emb(x) if self.emb is not None else x).transpose(1, 2)
-        for c in self.low:
-            h = h + c(F.gelu(h))
+        R = self.right_context
+        if R >= 0:
+            T = h.shape[-1]
+            h = F.pad(h, (0, R), mode="replicate") if R else h
+            for c, d in zip(self.low, self.low_dil):
+                h = h + c(F.pad(F.gelu(h), (4 * d, 0)))
+            h = h[..., R:R + T]
+        else:
+            for c in self.low:
+                h = h + c(F.gelu(h))
         h = self.up(F.gelu(h))
         for c in self.high:
             h = h + c(F.gelu(h))
         return self.out(F.gelu(h)).transpose(1, 2)
 
 
-def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, vq_codes=0, vq_hidden=0):
+def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, vq_codes=0, vq_hidden=0, right_context=-1):
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     d_in = 0 if n_codes else x_tr[0].shape[-1]
-    model = Regressor(d_in, n_codes, vq_codes=vq_codes, vq_hidden=vq_hidden)
+    model = Regressor(d_in, n_codes, vq_codes=vq_codes, vq_hidden=vq_hidden, right_context=right_context)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     crop, bs, step, t0 = 48, 16, 0, time.time()
     while time.time() - t0 < minutes * 60:
@@ -185,6 +198,8 @@ def main():
     ap.add_argument("--broad", action="store_true", help="train on the broad slt split too (make_data.py --broad)")
     ap.add_argument("--save-vq", action="store_true",
                     help="keep each learned [feature ; layer-1] codebook (work/part2/units_<input>.pt under training/)")
+    ap.add_argument("--right-context", type=int, default=-1,
+                    help="tokens of look-ahead the regressor may use (causal stack; -1: +-16 tokens, the default)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     os.makedirs(OUT, exist_ok=True)
@@ -263,7 +278,7 @@ def main():
             else:
                 raise SystemExit(f"unknown input {name}")
             preds, steps, model = train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, a.minutes, vq_codes=vq_codes,
-                                             vq_hidden=vq_hidden)
+                                             vq_hidden=vq_hidden, right_context=a.right_context)
             if a.save_vq and name.startswith("vqL1_"):
                 # the learned unit inventory itself: models.ReconstructionQuantizer installs it in the encoder
                 torch.save({"input": name, "layer": LAYER, "feat_mean": fm, "feat_std": fs, "hidden_mean": hm,
@@ -273,7 +288,7 @@ def main():
                             "minutes": a.minutes}, os.path.join(WORK2, f"units_{name}.pt"))
             hyps = [recognize(vocode(p), td) for p in preds]
             l1 = [float(np.abs((p * std + mean) - m).mean()) for p, m in zip(preds, m_ev)]
-            row = {"steps": steps, "mel_l1_replies": float(np.mean(l1[:N_REPLIES])),
+            row = {"steps": steps, "right_context": a.right_context, "mel_l1_replies": float(np.mean(l1[:N_REPLIES])),
                    "mel_l1_sentences": float(np.mean(l1[N_REPLIES:])),
                    "wer_replies": wer(texts[:N_REPLIES], hyps[:N_REPLIES]),
                    "wer_sentences": wer(texts[N_REPLIES:], hyps[N_REPLIES:]),
