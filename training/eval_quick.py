@@ -6,6 +6,9 @@ manifest for this checkpoint (prior.decoder_bias); --bias replaces it, --no-bias
 
 usage: /usr/bin/python3 training/eval_quick.py [--ckpt training/runs/decoder/final.pt] [--splits eval_voice,...]
        [--bias "Sorry,=-0.69" | --no-bias] [--n 390] [--threads 2] [--json FILE]
+       [--text-audio [--replies work/encoded/replies.pt]]
+--text-audio decodes in text+audio mode and also counts the clips whose reply audio codes equal the reply targets
+exactly (a split name may be a file name under work/encoded, e.g. eval_both_s12, to score another codebook's copy).
 """
 import argparse
 import json
@@ -44,6 +47,9 @@ def main():
     ap.add_argument("--n", type=int, default=0, help="first N clips of each split (0: all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default="", help="also write the results here")
+    ap.add_argument("--text-audio", action="store_true", help="text+audio mode; also count exact reply codes")
+    ap.add_argument("--replies", default=os.path.join(WORK, "encoded", "replies.pt"),
+                    help="the reply code targets for --text-audio (encode_corpus.py writes them)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     vocab = Vocab()
@@ -51,16 +57,21 @@ def main():
     bias = {} if a.no_bias else parse_bias(vocab, a.bias) if a.bias is not None else decoder_bias(vocab, dec.checkpoint_info)
     print("text logit bias:", bias, flush=True)
     res = {"ckpt": a.ckpt or "training/runs/decoder/final.pt", "bias": {str(k): v for k, v in bias.items()}}
+    replies = torch.load(a.replies) if a.text_audio else None
+    mode = "text+audio" if a.text_audio else "text-only"
     for split in a.splits.split(","):
         d = torch.load(os.path.join(WORK, "encoded", split + ".pt"))
         pairs = list(zip(d["meta"], d["items"]))[: a.n or None]
         t0 = time.time()
         with torch.no_grad():
-            ok, _, conf, _ = reply_accuracy(dec, vocab, pairs, False, bias)
-        res[split] = {"accuracy": ok / len(pairs), "n": len(pairs), "confusion": conf}
+            ok, audio_ok, conf, _ = reply_accuracy(dec, vocab, pairs, a.text_audio, bias, replies)
+        res[split] = {"accuracy": ok / len(pairs), "n": len(pairs), "confusion": conf, "mode": mode}
+        if a.text_audio:
+            res[split]["audio_tokens_exact"] = audio_ok / len(pairs)
         fb = sum(v.get("fallback", 0) for k, v in conf.items() if k != "fallback")
-        print(f"{split}: text-only reply accuracy {ok / len(pairs):.3f} (n={len(pairs)}; "
-              f"{fb} answered with fallback wrongly; {time.time() - t0:.0f}s)", flush=True)
+        print(f"{split}: {mode} reply accuracy {ok / len(pairs):.3f} ({ok} of n={len(pairs)}"
+              + (f"; exact reply codes {audio_ok}" if a.text_audio else "")
+              + f"; {fb} answered with fallback wrongly; {time.time() - t0:.0f}s)", flush=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)
