@@ -8,9 +8,10 @@ set "d" in session 10, for its choice among DiTs trained on more of the replies 
 "e" in session 10, after that choice, to check it once on sentences no choice had seen. Set "f" was written in
 session 11, after the broad training text (broad_text.py) was fixed, to check the DiT trained on it once. Set "g"
 was written in session 12 after set f had been used, before the results of its second stage. Set "h" was written at
-the start of session 13, before any of its results (all earlier sets had been used).
+the start of session 13, before any of its results (all earlier sets had been used); set "i" (30 sentences) in
+session 14 after h was used, for the chunk-size choice.
 -> work/part2/eval/fresh_sentences.json (set a) or fresh_sentences_b_DETOKRUN_VOCODERRUN.json under training/
-usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f|g|h] [--steps 1,2] [--threads 2]
+usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f|g|h|i] [--steps 1,2] [--threads 2]
            [--detok-run detok] [--vocoder-run vocoder]
 """
 import argparse
@@ -129,8 +130,27 @@ FRESH_H = [
     "I left the umbrella on the train this morning.", "The queen waved to the crowd from her carriage.",
     "Our dog chased a squirrel up the oak tree.", "The plumber fixed the leak under the sink.",
 ]
+# Set i: written in session 14 after set h had been used, before the chunk-size measurement it decides (30 sentences
+# for a less noisy choice).
+FRESH_I = [
+    "The mechanic replaced the brakes on my old truck.", "A gentle breeze carried the smell of roses.",
+    "The children built a castle out of cardboard boxes.", "Mother sliced the melon into eight pieces.",
+    "The pilot announced a short delay before landing.", "Two ducks swam slowly across the quiet lake.",
+    "He forgot his keys and climbed through the window.", "The museum opens a new exhibit on dinosaurs.",
+    "Our neighbor plays the trumpet every evening.", "The porter carried our trunks up the stairs.",
+    "She found an old letter hidden inside the book.", "The hikers reached the summit before noon.",
+    "A loud thunderclap woke the whole village.", "The baker decorated the cake with fresh berries.",
+    "My brother repaired the fence after the storm.", "The kitten fell asleep in a basket of laundry.",
+    "We planted tomatoes and beans in the garden.", "A tired donkey pulled the cart up the lane.",
+    "A flock of geese flew south over the hills.", "The jeweler polished the silver ring for hours.",
+    "The fisherman mended his net on the beach.", "Dad burned the toast again this morning.",
+    "The violin lesson lasted almost two hours.", "A red kite was stuck in the tall pine tree.",
+    "The nurse checked the patient every hour.", "Our class visited a farm with goats and sheep.",
+    "The candle flickered and then went out.", "He painted a picture of the harbor at sunset.",
+    "The twins wore matching hats to the party.", "The chef tasted the sauce and added garlic.",
+]
 SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E, "f": FRESH_F, "g": FRESH_G,
-        "h": FRESH_H}
+        "h": FRESH_H, "i": FRESH_I}
 
 
 def fresh_set(name):

@@ -48,11 +48,14 @@ def main():
     ap.add_argument("--detok-run", default="detok")
     ap.add_argument("--vocoder-run", default="vocoder")
     ap.add_argument("--lookahead", type=int, default=-1, help="override the schedule's lookahead_tokens (-1: keep)")
+    ap.add_argument("--chunk", type=int, default=-1, help="override the schedule's chunk_tokens (-1: keep)")
     ap.add_argument("--no-prefix", action="store_true",
                     help="decode every chunk without the cache of earlier output (does the DiT's own past help?)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     sched = SCHEDULE if a.lookahead < 0 else dict(SCHEDULE, lookahead_tokens=a.lookahead)
+    if a.chunk > 0:
+        sched = dict(sched, chunk_tokens=a.chunk)
     if a.no_prefix:
         sched = dict(sched, prefix_cache=False)
     dit, _ = load(a.detok_run, DiT, DiTConfig)
@@ -77,7 +80,8 @@ def main():
             print(name, {k: round(v, 1) for k, v in res["wer"][name].items()}, flush=True)
     os.makedirs(os.path.join(WORK2, "eval"), exist_ok=True)
     runs = "" if (a.detok_run, a.vocoder_run) == ("detok", "vocoder") else f"_{a.detok_run}_{a.vocoder_run}"
-    runs += ("" if a.lookahead < 0 else f"_la{a.lookahead}") + ("_noprefix" if a.no_prefix else "")
+    runs += ("" if a.lookahead < 0 else f"_la{a.lookahead}") + ("" if a.chunk < 0 else f"_chunk{a.chunk}")
+    runs += "_noprefix" if a.no_prefix else ""
     save_json(os.path.join(WORK2, "eval", f"postfilter_{a.set}{runs}.json"), res)
 
 
