@@ -153,11 +153,12 @@ def own_prefix(model, x1, tok, is_pre, win, rng_t, p, steps=1):
     valid = is_pre | win
     full = valid[:, None, :] | torch.eye(x1.shape[1], dtype=torch.bool, device=x1.device)[None]
     none = torch.zeros_like(is_pre)
+    pos = torch.arange(x1.shape[1], device=x1.device)
     x = torch.randn(x1.shape, generator=rng_t, device=x1.device)
     with torch.no_grad():
         for k in range(steps):
             t = torch.full((x1.shape[0],), k / steps, device=x1.device)
-            x = x + model.forward_train(x, tok, torch.arange(x1.shape[1], device=x1.device), none, t, full).float() / steps
+            x = x + model.forward_train(x, tok, pos, none, t, full).float() / steps
     return torch.where(pick, x, x1)
 
 
@@ -240,7 +241,7 @@ def main():
     ap.add_argument("--self-prefix", type=float, default=0.0,
                     help="share of items whose prefix is the model's own N = 1 prediction instead of the clean mel")
     ap.add_argument("--max-lookahead", type=int, default=4,
-                    help="training windows carry 0..this many look-ahead tokens (the schedule's lookahead_tokens <= it)")
+                    help="training windows carry 0..this many look-ahead tokens (>= the schedule's lookahead_tokens)")
     ap.add_argument("--extra-splits", default="",
                     help="more tokenised slt splits to train on, e.g. 'broad' (make_data.py --broad, then "
                          "tokenize_data.py --splits broad)")
