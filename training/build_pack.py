@@ -28,6 +28,23 @@ def codebook_fresh():
     return torch.load(cb)["info"]["ckpt_sha256"] == file_sha256(ck)
 
 
+def learn_codebook():
+    """The semantic tokens are a codebook over [feature ; layer-1 hidden] learned for mel reconstruction on the agent
+    voice (slt); the part-2 detokenizer is trained on exactly these ids, so both sides of the pack share one codebook
+    (training/REPORT-part2.md §0b). Since session 13 (§0i) it is learned with the broad slt text too (25 min): unseen
+    sentences through the same probe regressor 38 % WER against 50 % for the train-split-only codebook.
+    The one recipe: run_part2.sh and retrain_after_encoder.sh call it through --codebook-only."""
+    s = lambda n: os.path.join(HERE, n)  # noqa: E731
+    if not done("data/part2/mel_stats.json"):
+        run([PY, s("part2/make_data.py")])
+    if not done("data/part2/slt_broad.npz"):
+        run([PY, s("part2/make_data.py"), "--broad", "--procs", "2"])
+    run([PY, s("part2/probe_units.py"), "--inputs", "vqL1_1024", "--broad", "--minutes", "25", "--save-vq",
+         "--out", "probe_units_vqL1_1024.json"])
+    run([PY, s("part2/tokenize_data.py"), "--units", s("work/part2/units_vqL1_1024.pt"),
+         "--splits", "eval,train,broad", "--threads", "2"])
+
+
 def done(path):
     return os.path.exists(os.path.join(HERE, path))
 
@@ -49,7 +66,11 @@ def main():
                     help="extra acoustic copies of the training corpus for the decoder (splits train2, train3, ...)")
     ap.add_argument("--from", dest="start", choices=STAGES, default="synth",
                     help="force re-running this stage and the ones after it")
+    ap.add_argument("--codebook-only", action="store_true",
+                    help="only (re)learn the semantic-token codebook and tokenise the slt splits with it")
     a = ap.parse_args()
+    if a.codebook_only:
+        return learn_codebook()
     force = set(STAGES[STAGES.index(a.start):]) if a.start != "synth" else set()
     s = lambda n: os.path.join(HERE, n)  # noqa: E731
     if not done("data/corpus/DONE.json"):
@@ -61,19 +82,7 @@ def main():
     if "encoder" in force or not done("runs/encoder/final.pt"):
         run([PY, s("train_encoder.py"), "--minutes", str(a.enc_minutes)])
     if "codebook" in force or not codebook_fresh():
-        # The semantic tokens are a codebook over [feature ; layer-1 hidden] learned for mel reconstruction on the
-        # agent voice (slt); the part-2 detokenizer is trained on exactly these ids, so both sides of the pack
-        # share one codebook (training/REPORT-part2.md §0b).
-        # Since session 13 (REPORT-part2 §0i) the codebook is learned with the broad slt text too (25 min): unseen
-        # sentences through the same probe regressor 38 % WER against 50 % for the train-split-only codebook.
-        if not done("data/part2/mel_stats.json"):
-            run([PY, s("part2/make_data.py")])
-        if not done("data/part2/slt_broad.npz"):
-            run([PY, s("part2/make_data.py"), "--broad", "--procs", "2"])
-        run([PY, s("part2/probe_units.py"), "--inputs", "vqL1_1024", "--broad", "--minutes", "25", "--save-vq",
-             "--out", "probe_units_vqL1_1024.json"])
-        run([PY, s("part2/tokenize_data.py"), "--units", s("work/part2/units_vqL1_1024.pt"),
-             "--splits", "eval,train,broad", "--threads", "2"])
+        learn_codebook()
         force.update({"encode", "decoder"})
     if "encode" in force or not done("work/encoded/train.pt"):
         run([PY, s("encode_corpus.py")])

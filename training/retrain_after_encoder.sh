@@ -19,11 +19,7 @@ if /usr/bin/python3 -c "import sys; sys.path.insert(0, 'training'); import build
   echo "== codebook already fitted on this encoder"
 else
   echo "== codebook $(date +%T)"   # learned units (REPORT-part2 §0c, §0i); the decoder/DiT then need a fresh start or remap_codebook.py
-  [ -f training/data/part2/slt_broad.npz ] || /usr/bin/python3 training/part2/make_data.py --broad --procs 2 || exit 1
-  /usr/bin/python3 training/part2/probe_units.py --inputs vqL1_1024 --broad --minutes 25 --save-vq \
-    --out probe_units_vqL1_1024.json || exit 1
-  /usr/bin/python3 training/part2/tokenize_data.py --units $W/part2/units_vqL1_1024.pt --splits eval,train,broad \
-    --threads 2 || exit 1
+  /usr/bin/python3 training/build_pack.py --codebook-only || exit 1
 fi
 if [ $W/encoded/train.pt -nt $W/part2/units.pt ]; then
   echo "== corpus already encoded with this codebook"

@@ -199,9 +199,9 @@ def main():
     if a.audio_only:
         # The text path (embeddings, adaptor, trunk, text head) stays exactly as initialised; only the audio branch
         # learns, e.g. a new reply code inventory after remap_codebook.py, without moving the intent decision.
-        audio_branch = set(id(p) for m in (dec.audio_layers, dec.audio_norm, dec.audio_head) for p in m.parameters())
-        for p in dec.parameters():
-            p.requires_grad_(id(p) in audio_branch)
+        dec.requires_grad_(False)
+        for m in (dec.audio_layers, dec.audio_norm, dec.audio_head):
+            m.requires_grad_(True)
     trainable = [p for p in dec.parameters() if p.requires_grad] + ([] if a.audio_only else list(probe.parameters()))
     opt = torch.optim.AdamW(trainable, lr=a.lr, weight_decay=0.05, betas=(0.9, 0.98))
     state = {"elapsed": 0.0, "step": 0}

@@ -53,11 +53,11 @@ def main():
                     help="decode every chunk without the cache of earlier output (does the DiT's own past help?)")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    sched = SCHEDULE if a.lookahead < 0 else dict(SCHEDULE, lookahead_tokens=a.lookahead)
-    if a.chunk > 0:
-        sched = dict(sched, chunk_tokens=a.chunk)
-    if a.no_prefix:
-        sched = dict(sched, prefix_cache=False)
+    # schedule overrides; max_cache_frames 0 drops every chunk's keys/values as soon as they are written (no prefix)
+    over = {k: v for k, v, on in (("lookahead_tokens", a.lookahead, a.lookahead >= 0),
+                                  ("chunk_tokens", a.chunk, a.chunk > 0),
+                                  ("max_cache_frames", 0, a.no_prefix)) if on}
+    sched = dict(SCHEDULE, **over)
     dit, _ = load(a.detok_run, DiT, DiTConfig)
     voc, _ = load(a.vocoder_run, Vocoder, VocoderConfig)
     step, vocode = torch_callables(dit, voc)
@@ -80,8 +80,8 @@ def main():
             print(name, {k: round(v, 1) for k, v in res["wer"][name].items()}, flush=True)
     os.makedirs(os.path.join(WORK2, "eval"), exist_ok=True)
     runs = "" if (a.detok_run, a.vocoder_run) == ("detok", "vocoder") else f"_{a.detok_run}_{a.vocoder_run}"
-    runs += ("" if a.lookahead < 0 else f"_la{a.lookahead}") + ("" if a.chunk < 0 else f"_chunk{a.chunk}")
-    runs += "_noprefix" if a.no_prefix else ""
+    runs += "".join({"lookahead_tokens": f"_la{a.lookahead}", "chunk_tokens": f"_chunk{a.chunk}",
+                     "max_cache_frames": "_noprefix"}[k] for k in over)
     save_json(os.path.join(WORK2, "eval", f"postfilter_{a.set}{runs}.json"), res)
 
 

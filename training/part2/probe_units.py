@@ -122,8 +122,7 @@ class Regressor(nn.Module):
         self.emb = nn.Embedding(n_codes, width) if n_codes else None
         self.inp = nn.Linear(width if n_codes else d_in, width)
         self.low_dil = (1, 2, 4, 1)
-        self.low = nn.ModuleList([nn.Conv1d(width, width, 5, padding=0 if right_context >= 0 else 2 * d, dilation=d)
-                                  for d in self.low_dil])
+        self.low = nn.ModuleList([nn.Conv1d(width, width, 5, dilation=d) for d in self.low_dil])
         self.up = nn.ConvTranspose1d(width, width, 4, stride=4)
         self.high = nn.ModuleList([nn.Conv1d(width, width, 5, padding=2) for _ in range(2)])
         self.out = nn.Conv1d(width, 80, 1)
@@ -133,16 +132,12 @@ class Regressor(nn.Module):
         if self.vq is not None:
             x, self.ids, self.vq_loss = self.vq(x)
         h = self.inp(self.emb(x) if self.emb is not None else x).transpose(1, 2)
-        R = self.right_context
-        if R >= 0:
-            T = h.shape[-1]
-            h = F.pad(h, (0, R), mode="replicate") if R else h
-            for c, d in zip(self.low, self.low_dil):
-                h = h + c(F.pad(F.gelu(h), (4 * d, 0)))
-            h = h[..., R:R + T]
-        else:
-            for c in self.low:
-                h = h + c(F.gelu(h))
+        R, T = self.right_context, h.shape[-1]
+        if R > 0:
+            h = F.pad(h, (0, R), mode="replicate")
+        for c, d in zip(self.low, self.low_dil):          # zero padding: centred, or all on the left when causal
+            h = h + c(F.pad(F.gelu(h), (4 * d, 0) if R >= 0 else (2 * d, 2 * d)))
+        h = h[..., max(R, 0):max(R, 0) + T]
         h = self.up(F.gelu(h))
         for c in self.high:
             h = h + c(F.gelu(h))

@@ -17,12 +17,11 @@ mkdir -p $W/part2/logs
 [ -f training/data/part2/slt_broad.npz ] || $PY training/part2/make_data.py --broad --procs 2
 # The semantic tokens: a codebook over [feature ; layer-1 hidden] learned for mel reconstruction on the train and
 # broad slt text (REPORT-part2 §0c, §0i),
-# shared with part 1's decoder. Learned once per encoder checkpoint (build_pack.py's codebook stage does the same).
+# shared with part 1's decoder. Learned once per encoder checkpoint (the one recipe: build_pack.py --codebook-only).
 if [ -f $W/part2/units.pt ]; then
   $PY training/part2/tokenize_data.py --splits eval,train,broad --threads "$TH"
 else
-  $PY training/part2/probe_units.py --inputs vqL1_1024 --broad --minutes 25 --save-vq --out probe_units_vqL1_1024.json
-  $PY training/part2/tokenize_data.py --units $W/part2/units_vqL1_1024.pt --splits eval,train,broad --threads "$TH"
+  $PY training/build_pack.py --codebook-only
 fi
 $PY training/part2/train_vocoder.py --minutes "$VM" --threads "$TH"
 $PY training/part2/train_detok.py --minutes "$DM" --extra-splits broad --threads "$TH"

@@ -71,8 +71,6 @@ class Detokenizer:
                                "cache_write": {"x_t": mel, "tokens": tok[:, :E], "t": tc, "start_frame": start,
                                                "k_chunk": k, "v_chunk": vv},
                                "mel": mel[0]})
-        if not self.sched.get("prefix_cache", True):   # measurement only: each chunk without its past (no cache)
-            return mel[0]
         self.ck = np.concatenate([self.ck, k], axis=2)
         self.cv = np.concatenate([self.cv, vv], axis=2)
         over = self.ck.shape[2] - self.sched["max_cache_frames"]

@@ -141,7 +141,18 @@ def sample_t(B, rng_t, device, grid_steps=0, grid_p=0.0):
     return t
 
 
-def own_prefix(model, x1, tok, is_pre, win, rng_t, p, steps=1):
+def euler_whole(model, x, tok, mask, n_steps):
+    """Euler sampling of whole sequences (no prefix): x is the start noise [B,T,80], mask [B,T,T]."""
+    T = x.shape[1]
+    pos = torch.arange(T, device=x.device)
+    none = torch.zeros(x.shape[:2], dtype=torch.bool, device=x.device)
+    for k in range(n_steps):
+        t = torch.full((x.shape[0],), k / n_steps, device=x.device)
+        x = x + model.forward_train(x, tok, pos, none, t, mask).float() / n_steps
+    return x
+
+
+def own_prefix(model, x1, tok, is_pre, win, rng_t, p):
     """Streaming inference writes the cache from the DiT's OWN N-step output, which is smoother than the clean mel
     training puts in the prefix; the model never saw that, so on unseen text a chunk can follow its own past off
     course (session 14: decoding every chunk without its past cut the 20-sentence WER 52 -> 45 %). For a share p
@@ -152,13 +163,8 @@ def own_prefix(model, x1, tok, is_pre, win, rng_t, p, steps=1):
         return x1
     valid = is_pre | win
     full = valid[:, None, :] | torch.eye(x1.shape[1], dtype=torch.bool, device=x1.device)[None]
-    none = torch.zeros_like(is_pre)
-    pos = torch.arange(x1.shape[1], device=x1.device)
-    x = torch.randn(x1.shape, generator=rng_t, device=x1.device)
     with torch.no_grad():
-        for k in range(steps):
-            t = torch.full((x1.shape[0],), k / steps, device=x1.device)
-            x = x + model.forward_train(x, tok, pos, none, t, full).float() / steps
+        x = euler_whole(model, torch.randn(x1.shape, generator=rng_t, device=x1.device), tok, full, 1)
     return torch.where(pick, x, x1)
 
 
@@ -191,12 +197,8 @@ def eval_l1(model, data, device="cpu", n_steps=6, seed=1234):
         x1 = torch.from_numpy(mel)[None].to(device)
         tk = torch.from_numpy(np.repeat(tok, UPSAMPLE))[None].to(device)
         T = x1.shape[1]
-        x = torch.randn(x1.shape, generator=g, device=device)
-        pre = torch.zeros(1, T, dtype=torch.bool, device=device)
         mask = torch.ones(1, T, T, dtype=torch.bool, device=device)
-        for k in range(n_steps):
-            t = torch.full((1,), k / n_steps, device=device)
-            x = x + model.forward_train(x, tk, torch.arange(T, device=device), pre, t, mask).float() / n_steps
+        x = euler_whole(model, torch.randn(x1.shape, generator=g, device=device), tk, mask, n_steps)
         tot += (x - x1).abs().sum().item()
         n += x1.numel()
     return tot / n
