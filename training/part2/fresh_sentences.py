@@ -149,8 +149,26 @@ FRESH_I = [
     "The candle flickered and then went out.", "He painted a picture of the harbor at sunset.",
     "The twins wore matching hats to the party.", "The chef tasted the sauce and added garlic.",
 ]
+# Set j: written at the start of session 15, before any session-15 result, for the next choice (30 sentences).
+FRESH_J = [
+    "The dentist asked me to open my mouth wider.", "A thick fog covered the bridge all morning.",
+    "Our uncle keeps bees on the roof of his flat.", "The waiter spilled coffee on the white tablecloth.",
+    "She wrapped the present in shiny blue paper.", "The goalkeeper dived and caught the ball.",
+    "My watch stopped because the battery died.", "The monkeys threw peanut shells at the visitors.",
+    "A young deer drank from the stream at dusk.", "The tourists took photos of the old cathedral.",
+    "He sharpened his pencil before the exam began.", "The wind blew the tent into the river.",
+    "Aunt Mary bakes ginger biscuits for the fair.", "The soldiers marched past the town hall.",
+    "I spilled ink all over my new notebook.", "The dolphins jumped beside the ferry.",
+    "The janitor locked the gym after the match.", "Snow fell quietly on the empty playground.",
+    "The doctor told him to drink more water.", "A crow stole a shiny spoon from the picnic.",
+    "The lawyer read the contract very carefully.", "We rowed the canoe to the little island.",
+    "The cashier counted the coins twice.", "His bicycle chain broke halfway up the hill.",
+    "The zoo keeper fed fish to the penguins.", "The radio played an old jazz song.",
+    "My grandfather grows pumpkins in his yard.", "The elevator got stuck between two floors.",
+    "A frog croaked loudly under the bridge.", "The artist mixed yellow and blue paint.",
+]
 SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E, "f": FRESH_F, "g": FRESH_G,
-        "h": FRESH_H, "i": FRESH_I}
+        "h": FRESH_H, "i": FRESH_I, "j": FRESH_J}
 
 
 def fresh_set(name):
