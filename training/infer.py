@@ -21,12 +21,13 @@ def file_sha256(p):
     return h.hexdigest()
 
 
-def load_encoder(path=None, codebook=True):
+def load_encoder(path=None, codebook=True, units=None):
     """Trained encoder with its semantic-token inventory, both fitted on THIS checkpoint (each file records the
     checkpoint's SHA-256, so a retrained encoder never silently pairs with a stale codebook):
     the reconstruction-trained units (work/part2/units.pt under training/, tokenize_data.py --units) when that
     file exists, else the k-means units (work/part2/kmeans.pt, tokenize_data.py --kmeans); `units_info` keeps the
-    file's record. codebook=False keeps the training-time quantiser (tokens meaningless; features and CTC only)."""
+    file's record. codebook=False keeps the training-time quantiser (tokens meaningless; features and CTC only).
+    units: another unit file than the installed one (to measure a candidate codebook beside the installed pack)."""
     path = path or os.path.join(RUNS, "encoder", "final.pt")
     if not os.path.exists(path):
         path = os.path.join(RUNS, "encoder", "last.pt")
@@ -35,8 +36,8 @@ def load_encoder(path=None, codebook=True):
     m.load_state_dict(ck["model"])
     if not codebook:
         return m.eval()
-    use_units = os.path.exists(UNITS)
-    src, fix = (UNITS, "--units") if use_units else (CODEBOOK, "--kmeans")
+    use_units = units is not None or os.path.exists(UNITS)
+    src, fix = (units or UNITS, "--units") if use_units else (CODEBOOK, "--kmeans")
     if not os.path.exists(src):
         raise SystemExit(f"{os.path.relpath(src)} is missing: run training/part2/tokenize_data.py {fix}")
     cb = torch.load(src)

@@ -171,7 +171,7 @@ SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E, "f":
         "h": FRESH_H, "i": FRESH_I, "j": FRESH_J}
 
 
-def fresh_set(name):
+def fresh_set(name, units=None):
     """The sentences of set `name`, flite slt's audio of them (int16, whole tokens) and their semantic tokens."""
     fresh = SETS[name]
     known = {text_key(s) for s in train_sentences() + broad_sentences() + eval_sentences()}
@@ -180,7 +180,7 @@ def fresh_set(name):
         "a fresh sentence is in the training (incl. broad), evaluation or other fresh set"
     with tempfile.TemporaryDirectory() as td:
         waves = [(pad_to_tokens(flite_slt(s, td)) * 32767).astype(np.int16) for s in fresh]
-    toks = tokenize(load_encoder(os.path.join(TRAINING, "runs", "encoder", "final.pt")), waves)
+    toks = tokenize(load_encoder(os.path.join(TRAINING, "runs", "encoder", "final.pt"), units=units), waves)
     return fresh, waves, toks
 
 
@@ -191,9 +191,11 @@ def main():
     ap.add_argument("--set", default="a", choices=sorted(SETS))
     ap.add_argument("--detok-run", default="detok")
     ap.add_argument("--vocoder-run", default="vocoder")
+    ap.add_argument("--units", default=None, help="tokenize with this unit file instead of the installed "
+                    "work/part2/units.pt (e.g. the committed pack's while a candidate codebook is installed)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    fresh, waves, toks = fresh_set(a.set)
+    fresh, waves, toks = fresh_set(a.set, a.units)
     dit, dck = load(a.detok_run, DiT, DiTConfig)
     voc, vck = load(a.vocoder_run, Vocoder, VocoderConfig)
     step, vocode = torch_callables(dit, voc)
