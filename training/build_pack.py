@@ -19,7 +19,7 @@ STAGES = ["synth", "encoder", "codebook", "encode", "decoder", "export", "check"
 
 def codebook_fresh():
     """units.pt (the semantic-token inventory) exists and was fitted on the current encoder checkpoint."""
-    cb, ck = os.path.join(HERE, "work/part2/units.pt"), os.path.join(HERE, "runs/encoder/final.pt")
+    cb, ck = here("work/part2/units.pt"), here("runs/encoder/final.pt")
     if not (os.path.exists(cb) and os.path.exists(ck)):
         return False
     import torch  # noqa: E402 (only this check needs torch)
@@ -34,19 +34,22 @@ def learn_codebook():
     (training/REPORT-part2.md §0b). Since session 13 (§0i) it is learned with the broad slt text too (25 min): unseen
     sentences through the same probe regressor 38 % WER against 50 % for the train-split-only codebook.
     The one recipe: run_part2.sh and retrain_after_encoder.sh call it through --codebook-only."""
-    s = lambda n: os.path.join(HERE, n)  # noqa: E731
     if not done("data/part2/mel_stats.json"):
-        run([PY, s("part2/make_data.py")])
+        run([PY, here("part2/make_data.py")])
     if not done("data/part2/slt_broad.npz"):
-        run([PY, s("part2/make_data.py"), "--broad", "--procs", "2"])
-    run([PY, s("part2/probe_units.py"), "--inputs", "vqL1_1024", "--broad", "--minutes", "25", "--save-vq",
+        run([PY, here("part2/make_data.py"), "--broad", "--procs", "2"])
+    run([PY, here("part2/probe_units.py"), "--inputs", "vqL1_1024", "--broad", "--minutes", "25", "--save-vq",
          "--out", "probe_units_vqL1_1024.json"])
-    run([PY, s("part2/tokenize_data.py"), "--units", s("work/part2/units_vqL1_1024.pt"),
+    run([PY, here("part2/tokenize_data.py"), "--units", here("work/part2/units_vqL1_1024.pt"),
          "--splits", "eval,train,broad", "--threads", "2"])
 
 
+def here(path):
+    return os.path.join(HERE, path)
+
+
 def done(path):
-    return os.path.exists(os.path.join(HERE, path))
+    return os.path.exists(here(path))
 
 
 def run(args):
@@ -72,32 +75,31 @@ def main():
     if a.codebook_only:
         return learn_codebook()
     force = set(STAGES[STAGES.index(a.start):]) if a.start != "synth" else set()
-    s = lambda n: os.path.join(HERE, n)  # noqa: E731
     if not done("data/corpus/DONE.json"):
-        run([PY, s("synth.py"), "--scale", "1.0", "--procs", "2"])
+        run([PY, here("synth.py"), "--scale", "1.0", "--procs", "2"])
     extra = [f"train{k}" for k in range(2, 2 + a.extra_copies)]
     for k, name in enumerate(extra, start=2):
         if not done(f"data/corpus/DONE_{name}.json"):
-            run([PY, s("synth.py"), "--extra", str(k), "--procs", "2"])
+            run([PY, here("synth.py"), "--extra", str(k), "--procs", "2"])
     if "encoder" in force or not done("runs/encoder/final.pt"):
-        run([PY, s("train_encoder.py"), "--minutes", str(a.enc_minutes)])
+        run([PY, here("train_encoder.py"), "--minutes", str(a.enc_minutes)])
     if "codebook" in force or not codebook_fresh():
         learn_codebook()
         force.update({"encode", "decoder"})
     if "encode" in force or not done("work/encoded/train.pt"):
-        run([PY, s("encode_corpus.py")])
+        run([PY, here("encode_corpus.py")])
     missing = [n for n in extra if "encode" in force or not done(f"work/encoded/{n}.pt")]
     if missing:
-        run([PY, s("encode_corpus.py"), "--splits", ",".join(missing)])
+        run([PY, here("encode_corpus.py"), "--splits", ",".join(missing)])
     if "decoder" in force or not done("runs/decoder/final.pt"):
-        run([PY, s("train_decoder.py"), "--minutes", str(a.dec_minutes), "--probe-epochs", str(a.probe_epochs),
+        run([PY, here("train_decoder.py"), "--minutes", str(a.dec_minutes), "--probe-epochs", str(a.probe_epochs),
              "--threads", "1"] + (["--extra-train", ",".join(extra)] if extra else []))
-    run([PY, s("export.py")])
-    if os.path.exists(s("merge_manifest.py")):      # re-adds the part-2 (detokenizer/vocoder) manifest sections
-        run([PY, s("merge_manifest.py")])
-    run([PY, s("validate_manifest.py")])
-    run([PY, s("ort_check.py")])
-    run([PY, s("evaluate.py")])
+    run([PY, here("export.py")])
+    if os.path.exists(here("merge_manifest.py")):      # re-adds the part-2 (detokenizer/vocoder) manifest sections
+        run([PY, here("merge_manifest.py")])
+    run([PY, here("validate_manifest.py")])
+    run([PY, here("ort_check.py")])
+    run([PY, here("evaluate.py")])
 
 
 if __name__ == "__main__":

@@ -36,8 +36,9 @@ def load_encoder(path=None, codebook=True, units=None):
     m.load_state_dict(ck["model"])
     if not codebook:
         return m.eval()
-    use_units = units is not None or os.path.exists(UNITS)
-    src, fix = (units or UNITS, "--units") if use_units else (CODEBOOK, "--kmeans")
+    units = units or (UNITS if os.path.exists(UNITS) else None)
+    use_units = units is not None
+    src, fix = (units, "--units") if use_units else (CODEBOOK, "--kmeans")
     if not os.path.exists(src):
         raise SystemExit(f"{os.path.relpath(src)} is missing: run training/part2/tokenize_data.py {fix}")
     cb = torch.load(src)

@@ -9,10 +9,11 @@ set "d" in session 10, for its choice among DiTs trained on more of the replies 
 session 11, after the broad training text (broad_text.py) was fixed, to check the DiT trained on it once. Set "g"
 was written in session 12 after set f had been used, before the results of its second stage. Set "h" was written at
 the start of session 13, before any of its results (all earlier sets had been used); set "i" (30 sentences) in
-session 14 after h was used, for the chunk-size choice.
+session 14 after h was used, for the chunk-size choice; set "j" (30 sentences) at the start of session 15, for the
+4,096-id pack's choice. --units tokenizes with another unit file than the installed one (a candidate codebook).
 -> work/part2/eval/fresh_sentences.json (set a) or fresh_sentences_b_DETOKRUN_VOCODERRUN.json under training/
-usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f|g|h|i] [--steps 1,2] [--threads 2]
-           [--detok-run detok] [--vocoder-run vocoder]
+usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f|g|h|i|j] [--steps 1,2] [--threads 2]
+           [--detok-run detok] [--vocoder-run vocoder] [--units work/part2/units_s13.pt]
 """
 import argparse
 import os

@@ -16,8 +16,8 @@ mkdir -p $W/part2/logs
 # broad text (broad_text.py, ~5 h of slt): the detokenizer's unseen-sentence intelligibility (REPORT-part2 §0h)
 [ -f training/data/part2/slt_broad.npz ] || $PY training/part2/make_data.py --broad --procs 2
 # The semantic tokens: a codebook over [feature ; layer-1 hidden] learned for mel reconstruction on the train and
-# broad slt text (REPORT-part2 §0c, §0i),
-# shared with part 1's decoder. Learned once per encoder checkpoint (the one recipe: build_pack.py --codebook-only).
+# broad slt text (REPORT-part2 §0c, §0i), shared with part 1's decoder. Learned once per encoder checkpoint (the one
+# recipe: build_pack.py --codebook-only).
 if [ -f $W/part2/units.pt ]; then
   $PY training/part2/tokenize_data.py --splits eval,train,broad --threads "$TH"
 else

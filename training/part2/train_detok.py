@@ -309,8 +309,7 @@ def main():
         return sd
 
     recipe = {"lr": a.lr, "bs": a.bs, "ema": a.ema, "t_grid": a.t_grid, "t_grid_p": a.t_grid_p if a.t_grid else 0.0,
-              "self_prefix": a.self_prefix,
-              "reply_p": a.reply_p, "max_lookahead": a.max_lookahead}
+              "self_prefix": a.self_prefix, "reply_p": a.reply_p, "max_lookahead": a.max_lookahead}
     if a.extra_splits:
         recipe["extra_splits"] = a.extra_splits
 
