@@ -10,9 +10,10 @@ session 11, after the broad training text (broad_text.py) was fixed, to check th
 was written in session 12 after set f had been used, before the results of its second stage. Set "h" was written at
 the start of session 13, before any of its results (all earlier sets had been used); set "i" (30 sentences) in
 session 14 after h was used, for the chunk-size choice; set "j" (30 sentences) at the start of session 15, for the
+4,096-id pack's choice; set "k" (40 sentences) at the start of session 16, for the rebuilt
 4,096-id pack's choice. --units tokenizes with another unit file than the installed one (a candidate codebook).
 -> work/part2/eval/fresh_sentences.json (set a) or fresh_sentences_b_DETOKRUN_VOCODERRUN.json under training/
-usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f|g|h|i|j] [--steps 1,2] [--threads 2]
+usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f|g|h|i|j|k] [--steps 1,2] [--threads 2]
            [--detok-run detok] [--vocoder-run vocoder] [--units work/part2/units_s13.pt]
 """
 import argparse
@@ -111,16 +112,16 @@ FRESH_G = [
     "The butcher wrapped the sausages in brown paper.", "My cousin drives a taxi in the city at night.",
     "Please switch off the lights when you leave the room.", "The swallows return to the barn every spring.",
     "A loud crash woke the whole family at midnight.", "The librarian stamped the books and smiled.",
-    "We ate our sandwiches on a bench in the park.", "The tailor shortened the sleeves of my jacket.",
+    "We ate our sandwiches on a bench in the park.", "Someone hid a rubber frog inside the teapot.",
     "Heavy rain flooded the road near the school.", "She keeps a diary of every bird she sees.",
     "The potatoes should boil for twenty minutes.", "His grandmother lives in a cottage by the sea.",
-    "The firemen rescued a kitten from the chimney.", "I forgot to buy eggs on the way home.",
+    "A sleepy bat hung upside down in the barn.", "I forgot to buy eggs on the way home.",
     "The old ship was towed slowly into the harbour.", "Our class visited a farm to see the lambs.",
     "The printer in the office has run out of ink.", "They sat by the fire and told ghost stories.",
     "A bee landed on the rim of my glass.", "The mayor opened the new swimming pool today.",
 ]
 FRESH_H = [
-    "The carpenter measured the door frame twice.", "Our teacher read us a poem about the moon.",
+    "The tram was late because of ice on the rails.", "Our teacher read us a poem about the moon.",
     "A small boat drifted past the lighthouse.", "Please hang your wet coat near the heater.",
     "The bakery on the corner sells warm bread at dawn.", "My sister dropped her phone into the pond.",
     "The farmer sold apples from a cart by the road.", "We waited an hour for the bus in the snow.",
@@ -168,8 +169,32 @@ FRESH_J = [
     "My grandfather grows pumpkins in his yard.", "The elevator got stuck between two floors.",
     "A frog croaked loudly under the bridge.", "The artist mixed yellow and blue paint.",
 ]
+# Set k: written at the start of session 16, before any session-16 result, for the rebuilt 4,096-id pack's choice
+# (40 sentences: set j's 231 words could not separate a 10 % effect from noise).
+FRESH_K = [
+    "The librarian found a spider inside the atlas.", "A swarm of wasps built a nest in the shed.",
+    "My cousin repaints his boat every spring.", "The referee showed the striker a yellow card.",
+    "We ate pancakes with honey on the porch.", "The goalie wore purple socks for luck.",
+    "An owl hooted in the woods behind the farm.", "The printer ran out of paper during the meeting.",
+    "She peeled six oranges for the lunch boxes.", "The astronaut waved from the window of the rocket.",
+    "The vet trimmed the claws of our grumpy rabbit.", "The pianist bowed before the concert started.",
+    "He dropped a glass jar on the tiled floor.", "The shepherd counted his lambs at sunset.",
+    "My mother hums while she irons the shirts.", "The bus stopped suddenly at the crossing.",
+    "A parrot repeated every word the sailor said.", "A moth circled the lamp above the desk.",
+    "I borrowed a ladder to clean the gutters.", "The orchestra rehearsed in the empty hall.",
+    "Tiny ants marched across the picnic blanket.", "The captain steered the ship around the rocks.",
+    "We bought a rug with a pattern of birds.", "Rain dripped through a crack in the attic.",
+    "Her puppy chewed the corner of the sofa.", "The clock in the tower struck midnight.",
+    "A lorry full of melons blocked the road.", "We wrapped the vase in old newspapers.",
+    "The toddler splashed water all over the bathroom.", "My friend sent me a postcard from Norway.",
+    "The ice cream melted before we reached the car.", "A beaver was building a dam across the creek.",
+    "The poet read his verses to a small crowd.", "Grandpa fixed the squeaky hinge with oil.",
+    "The hikers shared a flask of hot tea.", "The baby giggled at the bubbles in the bath.",
+    "The surgeon washed her hands for five minutes.", "A gust of wind slammed the kitchen door.",
+    "The students painted a mural on the school wall.", "A pigeon walked into the bakery and stole a crumb.",
+]
 SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E, "f": FRESH_F, "g": FRESH_G,
-        "h": FRESH_H, "i": FRESH_I, "j": FRESH_J}
+        "h": FRESH_H, "i": FRESH_I, "j": FRESH_J, "k": FRESH_K}
 
 
 def fresh_set(name, units=None):
