@@ -12,6 +12,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from tokens import CODEBOOK_SIZE  # noqa: E402
 REPO = os.path.dirname(HERE)
 PY = sys.executable
 STAGES = ["synth", "encoder", "codebook", "encode", "decoder", "export", "check", "evaluate"]
@@ -23,7 +25,6 @@ def codebook_fresh():
     if not (os.path.exists(cb) and os.path.exists(ck)):
         return False
     import torch  # noqa: E402 (only this check needs torch)
-    sys.path.insert(0, HERE)
     from infer import file_sha256
     return torch.load(cb)["info"]["ckpt_sha256"] == file_sha256(ck)
 
@@ -38,9 +39,10 @@ def learn_codebook():
         run([PY, here("part2/make_data.py")])
     if not done("data/part2/slt_broad.npz"):
         run([PY, here("part2/make_data.py"), "--broad", "--procs", "2"])
-    run([PY, here("part2/probe_units.py"), "--inputs", "vqL1_1024", "--broad", "--minutes", "25", "--save-vq",
-         "--out", "probe_units_vqL1_1024.json"])
-    run([PY, here("part2/tokenize_data.py"), "--units", here("work/part2/units_vqL1_1024.pt"),
+    n = CODEBOOK_SIZE   # 4,096 since session 16 (REPORT-part2 §0l): 1,024 ids lost 23 points of WER on unseen text
+    run([PY, here("part2/probe_units.py"), "--inputs", f"vqL1_{n}", "--broad", "--minutes", "25", "--save-vq",
+         "--out", f"probe_units_vqL1_{n}.json"])
+    run([PY, here("part2/tokenize_data.py"), "--units", here(f"work/part2/units_vqL1_{n}.pt"),
          "--splits", "eval,train,broad", "--threads", "2"])
 
 
@@ -94,6 +96,9 @@ def main():
     if "decoder" in force or not done("runs/decoder/final.pt"):
         run([PY, here("train_decoder.py"), "--minutes", str(a.dec_minutes), "--probe-epochs", str(a.probe_epochs),
              "--threads", "1"] + (["--extra-train", ",".join(extra)] if extra else []))
+        # float16 values before anything measures it: export.py then stores the large matrices as float16
+        # (the 4,224-id decoder would be ~28 MB in float32; fp16_storage.py)
+        run([PY, here("fp16_storage.py"), "round", here("runs/decoder/final.pt")])
     run([PY, here("export.py")])
     if os.path.exists(here("merge_manifest.py")):      # re-adds the part-2 (detokenizer/vocoder) manifest sections
         run([PY, here("merge_manifest.py")])

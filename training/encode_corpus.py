@@ -58,11 +58,14 @@ def main():
     ap.add_argument("--reassign", action="store_true", help="only recompute tokens from stored features")
     ap.add_argument("--splits", default="eval_voice,eval_para,eval_both,train",
                     help="comma-separated corpus splits to encode (e.g. train2 for an extra training copy)")
+    ap.add_argument("--units", default=None, help="tokenize with this unit file (a path from the current folder) "
+                    "instead of the installed work/part2/units.pt, e.g. the previous codebook's for remap_codebook.py")
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     ensure_dirs()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     os.makedirs(OUT, exist_ok=True)
-    enc = load_encoder()
+    enc = load_encoder(units=a.units)
     if a.reassign and hasattr(enc.vq, "layer"):
         raise SystemExit("--reassign needs k-means units; the learned units read layer-1 hidden states, which the "
                          "encoded corpus does not store: run encode_corpus.py without --reassign")

@@ -21,6 +21,7 @@ from common import (CHUNK_FRAMES, DATA, HOP, N_FFT, N_MELS, PACK, RUNS, SEED, SR
 from corpus_text import REPLIES  # noqa: E402
 from infer import build_prompt, generate, load_encoder  # noqa: E402
 from prior import decoder_bias  # noqa: E402
+from fp16_storage import MIN_ELEMENTS, round_large_, store_fp16  # noqa: E402
 from models import (CHARS, DecoderConfig, DualHeadDecoder, EncoderConfig, StreamingEncoder,  # noqa: E402
                     count_params, ctc_greedy)
 from tokens import DELAY, SPECIALS, Vocab, SP  # noqa: E402
@@ -283,6 +284,10 @@ def goldens(enc, dec, vocab, text_bias):
 
 
 # ----------------------------------------------------------------------------------------------
+FP16_NOTE = ("; large weight matrices are stored as float16 and cast to float32 inside the graph (ONNX Runtime "
+             "folds the Cast at load), so all computation and every input and output stay float32")
+
+
 def graph_desc(file, ins, outs, desc):
     return {"file": file, "opset": OPSET, "description": desc, "inputs": ins, "outputs": outs,
             "sha256": hashlib.sha256(open(os.path.join(PACK, file), "rb").read()).hexdigest(),
@@ -349,7 +354,8 @@ def manifest(enc, dec, vocab, e_io, d_io, training_info, text_bias):
                                               "streaming semantic tokenizer, one 80 ms chunk per call"),
                    "decoder": graph_desc("decoder.onnx", *d_io,
                                          "dual-head decoder; prefill (seq > 1) and single steps (seq = 1), "
-                                         "past_seq may be 0")},
+                                         "past_seq may be 0" + FP16_NOTE * bool(
+                                             training_info["decoder"].get("weight_storage")))},
         "golden": {"dir": "golden", "files": ["mel.json", "encoder_steps.json", "decoder_steps.json", "e2e.json"],
                    "tolerance": {"float_abs": 1e-3, "mel_abs": 1e-4}},
         "training": training_info,
@@ -393,11 +399,22 @@ def main():
         enc = load_encoder(os.path.join(RUNS, "encoder", info["encoder"]["checkpoint"]))
         info["encoder"]["quantiser"] = units_descriptor(enc)["description"]
     dec = load("decoder", DualHeadDecoder, DecoderConfig, vocab_size=vocab.size, feat_dim=enc.c.feat_dim)
+    # The checkpoint decides the storage: one rounded by fp16_storage.py (weights_rounded_fp16) is stored as float16
+    # matrices, so the goldens, every torch-side measurement of it and the graph compute with the same values.
+    fp16 = bool(ckpts.get("decoder", {}).get("weights_rounded_fp16"))
+    if fp16 and round_large_(dec):
+        raise SystemExit("the decoder checkpoint is marked weights_rounded_fp16 but holds other values: run "
+                         "training/fp16_storage.py round on it")
     info["encoder_params_total"] = count_params(enc)
     info["decoder_params"] = count_params(dec)
     t0 = time.time()
     e_io = export_encoder(enc, os.path.join(PACK, "encoder_step.onnx"))
     d_io = export_decoder(dec, os.path.join(PACK, "decoder.onnx"))
+    if fp16:
+        n, saved = store_fp16(os.path.join(PACK, "decoder.onnx"))
+        info["decoder"]["weight_storage"] = (f"float16 for the {n} matrices of >= {MIN_ELEMENTS} elements "
+                                             f"(Cast to float32 in the graph; {saved} bytes saved)")
+        print("decoder:", info["decoder"]["weight_storage"], flush=True)
     for f in ("encoder_step.onnx", "decoder.onnx"):
         onnx.checker.check_model(onnx.load(os.path.join(PACK, f)))
     print(f"exported in {time.time() - t0:.1f}s", flush=True)

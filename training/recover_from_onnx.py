@@ -27,17 +27,25 @@ import tempfile
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "part2"))
 from common import PACK, RUNS, WORK  # noqa: E402
+from fp16_storage import MIN_ELEMENTS, SUFFIX, float32_initializers  # noqa: E402
 
 
 def initializers(path):
-    return {i.name: numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer}
+    """float32 values the graph computes with (matrices stored as float16 + Cast are read through the Cast)."""
+    return float32_initializers(path)
+
+
+def fp16_marker(path):
+    """{"weights_rounded_fp16": n} when the committed graph stores float16 matrices, so a re-export of the recovered
+    checkpoint stores them the same way (export.py, export_part2.py); {} otherwise."""
+    stored = any(i.name.endswith(SUFFIX) for i in onnx.load(path).graph.initializer)
+    return {"weights_rounded_fp16": MIN_ELEMENTS} if stored else {}
 
 
 def randomise(model, seed=0):
@@ -185,7 +193,8 @@ def do_decoder(force):
     print(f"decoder: re-export max |diff| {worst:.3g}; not in the graph: {absent}")
     assert worst == 0.0
     save({"model": dec.state_dict(), "cfg": cfg_dict(cfg), "recovered_from": "models/demo/decoder.onnx",
-          **pack_training("decoder")}, os.path.join(RUNS, "decoder", "final.pt"), force)
+          **pack_training("decoder"), **fp16_marker(os.path.join(PACK, "decoder.onnx"))},
+         os.path.join(RUNS, "decoder", "final.pt"), force)
 
 
 def do_part2(which, force):
@@ -204,7 +213,8 @@ def do_part2(which, force):
     # step/elapsed 0: a fresh start for train_*.py; the training the pack recorded rides along as its history
     save({"model": model.state_dict(), "cfg": cfg_dict(model.c), "step": 0, "elapsed": 0.0,
           "recovered_from": f"models/demo/{graph}", "init_step": rec.get("step", 0) + rec.get("init_step", 0),
-          "init_train_minutes": round(rec.get("train_minutes", 0.0) + rec.get("init_train_minutes", 0.0), 1)},
+          "init_train_minutes": round(rec.get("train_minutes", 0.0) + rec.get("init_train_minutes", 0.0), 1),
+          **fp16_marker(os.path.join(PACK, graph))},
          os.path.join(RUNS2, which, "recovered.pt"), force)
 
 

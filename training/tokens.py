@@ -17,8 +17,9 @@ MEDIA_BEGIN, MEDIA_END = SP["<|media_begin|>"], SP["<|media_end|>"]
 BLANK, TEXT_EOS, CT, CTD, PAD, UNK = (SP["<|text_blank|>"], SP["<|text_eos|>"], SP["<|speech_ct|>"],
                                       SP["<|speech_ctd|>"], SP["<|pad|>"], SP["<|unk|>"])
 DELAY = 3   # audio stream lags the text stream by 3 positions (240 ms at 12.5 Hz)
-# Semantic codebook of the shipped tokenizer (models.ReconstructionQuantizer since session 6; k-means 512 before).
-CODEBOOK_SIZE = 1024
+# Semantic codebook of the shipped tokenizer (models.ReconstructionQuantizer since session 6; k-means 512 before;
+# 1,024 learned codes in sessions 6-15, 4,096 since session 16: training/REPORT-part2.md §0l).
+CODEBOOK_SIZE = 4096
 
 
 class Vocab:

@@ -18,6 +18,7 @@ from common2 import (DATA2, N_MELS, PACK, RUNS2, SR, UPSAMPLE, VHOP, VN_FFT, WOR
 from dit import DiT, DiTConfig, T_CLEAN, count_params  # noqa: E402
 from stream import SCHEDULE, Stitcher, crossfade_weights, detokenize, plan_chunks, torch_callables  # noqa: E402
 from vocoder import Vocoder, VocoderConfig  # noqa: E402
+from fp16_storage import MIN_ELEMENTS, round_large_, store_fp16  # noqa: E402
 
 OPSET = 17
 GOLDEN_SEED = 20240611
@@ -34,6 +35,12 @@ def load_models():
         dit.load_state_dict(ck["model"])
         info["detokenizer"] = dict(training_record(ck, "training/runs/part2/detok/last.pt"),
                                    tokens=ck.get("tokens_info"))
+        # As for the decoder (export.py): a checkpoint rounded by fp16_storage.py is stored as float16 matrices.
+        if ck.get("weights_rounded_fp16"):
+            if round_large_(dit):
+                raise SystemExit("the detokenizer checkpoint is marked weights_rounded_fp16 but holds other values: "
+                                 "run training/fp16_storage.py round on it")
+            info["detokenizer"]["weight_storage"] = "float16"
     else:
         info["detokenizer"] = {"checkpoint": None, "note": "untrained random weights"}
     voc = Vocoder(VocoderConfig())
@@ -91,16 +98,24 @@ def export_vocoder(voc, vpath):
                       output_names=["audio"], dynamic_axes={"mel": {1: "frames"}, "audio": {1: "samples"}})
 
 
-def export(dit, voc):
+def export(dit, voc, info):
     dpath = os.path.join(PACK, "detokenizer_step.onnx")
     vpath = os.path.join(PACK, "vocoder.onnx")
     export_dit(dit, dpath)
+    if info["detokenizer"].get("weight_storage"):
+        n, saved = store_fp16(dpath)
+        info["detokenizer"]["weight_storage"] = (f"float16 for the {n} matrices of >= {MIN_ELEMENTS} elements "
+                                                 f"(Cast to float32 in the graph; {saved} bytes saved)")
+        print("detokenizer:", info["detokenizer"]["weight_storage"], flush=True)
     export_vocoder(voc, vpath)
     return dpath, vpath
 
 
-def graph_entries(dit, dpath, vpath):
+def graph_entries(dit, dpath, vpath, info):
     c = dit.c
+    fp16 = ("; large weight matrices are stored as float16 and cast to float32 inside the graph (ONNX Runtime folds "
+            "the Cast at load), so all computation and every input and output stay float32"
+            if info["detokenizer"].get("weight_storage") else "")
     L, H, hd = c.n_layers, c.n_heads, c.head_dim
 
     def t(name, dtype, dims, desc):
@@ -109,7 +124,7 @@ def graph_entries(dit, dpath, vpath):
         "file": "detokenizer_step.onnx", "opset": OPSET,
         "description": "one DiT evaluation (flow-matching velocity) over a chunk of 50 Hz frames attending to a "
                        "prefix KV cache; also returns the chunk's own keys/values (appended to the cache only "
-                       "after the t_clean call)",
+                       "after the t_clean call)" + fp16,
         "inputs": [
             t("x_t", "float32", [1, "frames", 80], "current Euler state (normalised-mel space) of the chunk window"),
             t("tokens", "int64", [1, "frames"], f"semantic codes 0..{c.n_codes - 1} repeated x4 (one per 50 Hz frame)"),
@@ -316,8 +331,8 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     dit, voc, info = load_models()
-    dpath, vpath = export(dit, voc)
-    graphs = graph_entries(dit, dpath, vpath)
+    dpath, vpath = export(dit, voc, info)
+    graphs = graph_entries(dit, dpath, vpath, info)
     extra = golden(dit, voc, os.path.join(PACK, "golden"))
     extra["vocoder_receptive_field_frames"] = receptive_field(voc)
     manifest(dit, voc, graphs, info, extra)

@@ -25,6 +25,8 @@ else
 fi
 $PY training/part2/train_vocoder.py --minutes "$VM" --threads "$TH"
 $PY training/part2/train_detok.py --minutes "$DM" --extra-splits broad --threads "$TH"
+# float16 values before anything measures it; export_part2.py then stores the large matrices as float16
+$PY training/fp16_storage.py round runs/part2/detok/last.pt
 $PY training/part2/export_part2.py --threads "$TH"
 $PY training/part2/ort_check_part2.py --threads "$TH"
 $PY training/part2/evaluate_part2.py --threads "$TH"
