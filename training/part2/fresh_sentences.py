@@ -11,9 +11,10 @@ was written in session 12 after set f had been used, before the results of its s
 the start of session 13, before any of its results (all earlier sets had been used); set "i" (30 sentences) in
 session 14 after h was used, for the chunk-size choice; set "j" (30 sentences) at the start of session 15, for the
 4,096-id pack's choice; set "k" (40 sentences) at the start of session 16, for the rebuilt
-4,096-id pack's choice. --units tokenizes with another unit file than the installed one (a candidate codebook).
+4,096-id pack's choice; set "l" (40 sentences) after k was used, for the DiT trained on further. --units tokenizes
+with another unit file than the installed one (a candidate codebook).
 -> work/part2/eval/fresh_sentences.json (set a) or fresh_sentences_b_DETOKRUN_VOCODERRUN.json under training/
-usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f|g|h|i|j|k] [--steps 1,2] [--threads 2]
+usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f|g|h|i|j|k|l] [--steps 1,2] [--threads 2]
            [--detok-run detok] [--vocoder-run vocoder] [--units work/part2/units_s13.pt]
 """
 import argparse
@@ -193,8 +194,33 @@ FRESH_K = [
     "The surgeon washed her hands for five minutes.", "A gust of wind slammed the kitchen door.",
     "The students painted a mural on the school wall.", "A pigeon walked into the bakery and stole a crumb.",
 ]
+# Set l: written in session 16 after set k was used, before the result of the choice it decides (the DiT trained on
+# for 30 more minutes); 40 sentences.
+FRESH_L = [
+    "The lifeguard spotted a seal near the pier.", "My niece collects stamps from tiny islands.",
+    "A squirrel buried acorns in the flower pot.", "The mayor cut a ribbon outside the new library.",
+    "We heard a woodpecker tapping on the fence.", "The janitor found a wallet under the bleachers.",
+    "Dad grilled sausages until the smoke alarm rang.", "A wasp crawled into my can of lemonade.",
+    "The choir practised hymns in the chilly chapel.", "The plumber wore boots covered in mud.",
+    "She knitted a tiny sweater for her hamster.", "The snowman lost his carrot nose overnight.",
+    "Our teacher keeps a cactus on her desk.", "A blue whale surfaced beside the fishing boat.",
+    "The courier left the parcel with a neighbour.", "The magician pulled a coin from my ear.",
+    "My uncle snores louder than a tractor.", "The campers roasted marshmallows over the fire.",
+    "A sudden hailstorm dented the parked cars.", "The toddler hid his shoes inside the oven.",
+    "The barber hummed while he trimmed my beard.", "A raccoon tipped over the rubbish bin.",
+    "The scientist peered through a cracked microscope.", "We painted the garden shed a bright orange.",
+    "The detective found muddy footprints on the stairs.", "A hummingbird hovered over the red blossoms.",
+    "The goat nibbled the farmer's straw hat.", "Her grandmother dances the tango on Sundays.",
+    "The puppy slid across the polished floor.", "A bell rang as the ferry left the dock.",
+    "The jockey fell off his horse at the last fence.", "Someone painted a smiling face on the boulder.",
+    "The baker burned his thumb on the tray.", "A flock of starlings swirled above the field.",
+    "The clown juggled oranges at the birthday party.", "My laptop froze during the video call.",
+    "The sailor tied a knot around the mast.", "A lizard warmed itself on the garden wall.",
+    "The usher showed us to our seats with a torch.", "The kettle whistled while we played chess.",
+]
 SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E, "f": FRESH_F, "g": FRESH_G,
-        "h": FRESH_H, "i": FRESH_I, "j": FRESH_J, "k": FRESH_K}
+        "h": FRESH_H, "i": FRESH_I, "j": FRESH_J, "k": FRESH_K,
+        "l": FRESH_L}
 
 
 def fresh_set(name, units=None):
