@@ -317,7 +317,9 @@ def validate_merged():
 
 
 def receptive_field(voc):
-    x = torch.randn(1, 80, 41, requires_grad=True)
+    # a fixed input: the 1e-6 threshold below sits near the edge of the receptive field, so a random one moved the
+    # reported left edge between -6 and -7 from export to export
+    x = torch.randn(1, 80, 41, generator=torch.Generator().manual_seed(GOLDEN_SEED)).requires_grad_(True)
     y = voc(x)
     y[0, 20 * VHOP + VHOP // 2].backward()
     g = x.grad.abs().sum(1)[0]
