@@ -21,7 +21,7 @@ from common import (CHUNK_FRAMES, DATA, HOP, N_FFT, N_MELS, PACK, RUNS, SEED, SR
 from corpus_text import REPLIES  # noqa: E402
 from infer import build_prompt, generate, load_encoder  # noqa: E402
 from prior import decoder_bias  # noqa: E402
-from fp16_storage import MIN_ELEMENTS, round_large_, store_fp16  # noqa: E402
+from fp16_storage import GRAPH_NOTE, round_large_, storage_record, store_fp16  # noqa: E402
 from models import (CHARS, DecoderConfig, DualHeadDecoder, EncoderConfig, StreamingEncoder,  # noqa: E402
                     count_params, ctc_greedy)
 from tokens import DELAY, SPECIALS, Vocab, SP  # noqa: E402
@@ -284,10 +284,6 @@ def goldens(enc, dec, vocab, text_bias):
 
 
 # ----------------------------------------------------------------------------------------------
-FP16_NOTE = ("; large weight matrices are stored as float16 and cast to float32 inside the graph (ONNX Runtime "
-             "folds the Cast at load), so all computation and every input and output stay float32")
-
-
 def graph_desc(file, ins, outs, desc):
     return {"file": file, "opset": OPSET, "description": desc, "inputs": ins, "outputs": outs,
             "sha256": hashlib.sha256(open(os.path.join(PACK, file), "rb").read()).hexdigest(),
@@ -354,7 +350,7 @@ def manifest(enc, dec, vocab, e_io, d_io, training_info, text_bias):
                                               "streaming semantic tokenizer, one 80 ms chunk per call"),
                    "decoder": graph_desc("decoder.onnx", *d_io,
                                          "dual-head decoder; prefill (seq > 1) and single steps (seq = 1), "
-                                         "past_seq may be 0" + FP16_NOTE * bool(
+                                         "past_seq may be 0" + GRAPH_NOTE * bool(
                                              training_info["decoder"].get("weight_storage")))},
         "golden": {"dir": "golden", "files": ["mel.json", "encoder_steps.json", "decoder_steps.json", "e2e.json"],
                    "tolerance": {"float_abs": 1e-3, "mel_abs": 1e-4}},
@@ -411,9 +407,7 @@ def main():
     e_io = export_encoder(enc, os.path.join(PACK, "encoder_step.onnx"))
     d_io = export_decoder(dec, os.path.join(PACK, "decoder.onnx"))
     if fp16:
-        n, saved = store_fp16(os.path.join(PACK, "decoder.onnx"))
-        info["decoder"]["weight_storage"] = (f"float16 for the {n} matrices of >= {MIN_ELEMENTS} elements "
-                                             f"(Cast to float32 in the graph; {saved} bytes saved)")
+        info["decoder"]["weight_storage"] = storage_record(*store_fp16(os.path.join(PACK, "decoder.onnx")))
         print("decoder:", info["decoder"]["weight_storage"], flush=True)
     for f in ("encoder_step.onnx", "decoder.onnx"):
         onnx.checker.check_model(onnx.load(os.path.join(PACK, f)))

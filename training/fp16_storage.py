@@ -82,6 +82,16 @@ def store_fp16(path):
     return len(casts), saved
 
 
+GRAPH_NOTE = ("; large weight matrices are stored as float16 and cast to float32 inside the graph (ONNX Runtime "
+              "folds the Cast at load), so all computation and every input and output stay float32")
+
+
+def storage_record(n, saved):
+    """The manifest's training record of a graph stored by store_fp16."""
+    return (f"float16 for the {n} matrices of >= {MIN_ELEMENTS} elements (Cast to float32 in the graph; "
+            f"{saved} bytes saved)")
+
+
 def float32_initializers(path):
     """{name: float32 array} of an ONNX file, with each float16-stored matrix under the name its Cast produces
     (what the graph computes with), so readers need not know about the storage."""

@@ -18,7 +18,7 @@ from common2 import (DATA2, N_MELS, PACK, RUNS2, SR, UPSAMPLE, VHOP, VN_FFT, WOR
 from dit import DiT, DiTConfig, T_CLEAN, count_params  # noqa: E402
 from stream import SCHEDULE, Stitcher, crossfade_weights, detokenize, plan_chunks, torch_callables  # noqa: E402
 from vocoder import Vocoder, VocoderConfig  # noqa: E402
-from fp16_storage import MIN_ELEMENTS, round_large_, store_fp16  # noqa: E402
+from fp16_storage import GRAPH_NOTE, round_large_, storage_record, store_fp16  # noqa: E402
 
 OPSET = 17
 GOLDEN_SEED = 20240611
@@ -40,7 +40,7 @@ def load_models():
             if round_large_(dit):
                 raise SystemExit("the detokenizer checkpoint is marked weights_rounded_fp16 but holds other values: "
                                  "run training/fp16_storage.py round on it")
-            info["detokenizer"]["weight_storage"] = "float16"
+            info["detokenizer"]["weight_storage"] = "float16"   # export() replaces it with the storage record
     else:
         info["detokenizer"] = {"checkpoint": None, "note": "untrained random weights"}
     voc = Vocoder(VocoderConfig())
@@ -103,9 +103,7 @@ def export(dit, voc, info):
     vpath = os.path.join(PACK, "vocoder.onnx")
     export_dit(dit, dpath)
     if info["detokenizer"].get("weight_storage"):
-        n, saved = store_fp16(dpath)
-        info["detokenizer"]["weight_storage"] = (f"float16 for the {n} matrices of >= {MIN_ELEMENTS} elements "
-                                                 f"(Cast to float32 in the graph; {saved} bytes saved)")
+        info["detokenizer"]["weight_storage"] = storage_record(*store_fp16(dpath))
         print("detokenizer:", info["detokenizer"]["weight_storage"], flush=True)
     export_vocoder(voc, vpath)
     return dpath, vpath
@@ -113,9 +111,7 @@ def export(dit, voc, info):
 
 def graph_entries(dit, dpath, vpath, info):
     c = dit.c
-    fp16 = ("; large weight matrices are stored as float16 and cast to float32 inside the graph (ONNX Runtime folds "
-            "the Cast at load), so all computation and every input and output stay float32"
-            if info["detokenizer"].get("weight_storage") else "")
+    fp16 = GRAPH_NOTE if info["detokenizer"].get("weight_storage") else ""
     L, H, hd = c.n_layers, c.n_heads, c.head_dim
 
     def t(name, dtype, dims, desc):
