@@ -350,8 +350,8 @@ def manifest(enc, dec, vocab, e_io, d_io, training_info, text_bias):
                                               "streaming semantic tokenizer, one 80 ms chunk per call"),
                    "decoder": graph_desc("decoder.onnx", *d_io,
                                          "dual-head decoder; prefill (seq > 1) and single steps (seq = 1), "
-                                         "past_seq may be 0" + GRAPH_NOTE * bool(
-                                             training_info["decoder"].get("weight_storage")))},
+                                         "past_seq may be 0" + (GRAPH_NOTE if training_info["decoder"].get(
+                                             "weight_storage") else ""))},
         "golden": {"dir": "golden", "files": ["mel.json", "encoder_steps.json", "decoder_steps.json", "e2e.json"],
                    "tolerance": {"float_abs": 1e-3, "mel_abs": 1e-4}},
         "training": training_info,

@@ -43,12 +43,11 @@ def round_state_dict(sd):
 @torch.no_grad()
 def round_large_(model):
     """Round the model's large parameters in place; returns how many were not already float16 values."""
-    changed = 0
-    for p in model.parameters():
-        r = round_tensor(p.data)
-        if r is not p.data and not torch.equal(r, p.data):
-            changed += 1
-            p.data.copy_(r)
+    params = dict(model.named_parameters())
+    rounded, changed = round_state_dict({k: p.data for k, p in params.items()})
+    for k, p in params.items():
+        if rounded[k] is not p.data:
+            p.data.copy_(rounded[k])
     return changed
 
 
