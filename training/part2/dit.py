@@ -176,6 +176,41 @@ class DiT(nn.Module):
         return self.head(h, cond), torch.stack(ks), torch.stack(vs)
 
 
+class CodebookEmbedding(nn.Module):
+    """Token embedding computed from the semantic codebook's own 64-d code vectors through a small MLP (training only).
+
+    A plain table learns each of the 4,096 rows from that id's occurrences alone, so ids that are rare in the slt
+    corpus keep weak rows, and unseen sentences are full of them. Here every row is a function of its code vector,
+    so what is learned from frequent ids carries over to their neighbours in code space (the probe regressor reads
+    code vectors the same way, REPORT-part2.md §0k). `bake` turns it back into the plain table the exported graph
+    and every other tool use: same graph, same contract."""
+
+    def __init__(self, codebook, d_model, hidden=256):
+        super().__init__()
+        self.register_buffer("codebook", codebook.float().clone())
+        self.mlp = nn.Sequential(nn.Linear(codebook.shape[1], hidden), nn.GELU(), nn.Linear(hidden, d_model))
+
+    def forward(self, ids):
+        return self.mlp(self.codebook[ids])
+
+    @torch.no_grad()
+    def bake(self):
+        return self.mlp(self.codebook)
+
+
+def baked_state(state):
+    """A state dict with CodebookEmbedding entries ("tok.codebook", "tok.mlp.*") -> the plain DiT's ("tok.weight")."""
+    if "tok.codebook" not in state:
+        return state
+    mlp = nn.Sequential(nn.Linear(state["tok.codebook"].shape[1], state["tok.mlp.0.weight"].shape[0]), nn.GELU(),
+                        nn.Linear(state["tok.mlp.0.weight"].shape[0], state["tok.mlp.2.weight"].shape[0]))
+    mlp.load_state_dict({k[len("tok.mlp."):]: v.float() for k, v in state.items() if k.startswith("tok.mlp.")})
+    out = {k: v for k, v in state.items() if not k.startswith("tok.")}
+    with torch.no_grad():
+        out["tok.weight"] = mlp(state["tok.codebook"].float())
+    return out
+
+
 def count_params(m):
     return sum(p.numel() for p in m.parameters())
 

@@ -11,10 +11,11 @@ was written in session 12 after set f had been used, before the results of its s
 the start of session 13, before any of its results (all earlier sets had been used); set "i" (30 sentences) in
 session 14 after h was used, for the chunk-size choice; set "j" (30 sentences) at the start of session 15, for the
 4,096-id pack's choice; set "k" (40 sentences) at the start of session 16, for the rebuilt
-4,096-id pack's choice; set "l" (40 sentences) after k was used, for the DiT trained on further. --units tokenizes
+4,096-id pack's choice; set "l" (40 sentences) after k was used, for the DiT trained on further; set "m" (40
+sentences) at the start of session 17, for the codebook-factorised token embedding. --units tokenizes
 with another unit file than the installed one (a candidate codebook).
 -> work/part2/eval/fresh_sentences.json (set a) or fresh_sentences_b_DETOKRUN_VOCODERRUN.json under training/
-usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f|g|h|i|j|k|l] [--steps 1,2] [--threads 2]
+usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f|g|h|i|j|k|l|m] [--steps 1,2] [--threads 2]
            [--detok-run detok] [--vocoder-run vocoder] [--units work/part2/units_s13.pt]
 """
 import argparse
@@ -218,9 +219,33 @@ FRESH_L = [
     "The sailor tied a knot around the mast.", "A lizard warmed itself on the garden wall.",
     "The usher showed us to our seats with a torch.", "The kettle whistled while we played chess.",
 ]
+# Set m: written at the start of session 17, before any session-17 result, for the choice between the DiT with
+# a codebook-factorised token embedding and its plain-table control (40 sentences).
+FRESH_M = [
+    "The tailor sewed a button onto my jacket.", "A tortoise crossed the path in front of our bikes.",
+    "A weasel slipped through a gap in the hedge.", "My aunt polishes her brass candlesticks on Fridays.",
+    "The cyclist fixed a flat tyre beside the canal.", "A heron stood still in the shallow pond.",
+    "The juggler dropped a pineapple on his toe.", "Our class visited a cheese factory in the valley.",
+    "Fog hid the lighthouse until almost noon.", "The violinist tuned her strings before the recital.",
+    "A mole dug tunnels under the cricket pitch.", "The postman slipped on the icy steps.",
+    "Grandma keeps her buttons in an old biscuit tin.", "The locksmith opened the safe with a paperclip.",
+    "A jellyfish washed up on the pebbles.", "The twins argued about who broke the lamp.",
+    "My brother trained his parrot to whistle.", "The nurse gave the boy a sticker after his injection.",
+    "A fox dragged a boot across the lawn.", "The farmer repaired the gate with some wire.",
+    "We watched a documentary about volcanoes in Iceland.", "The mechanic wiped the grease off his fingers.",
+    "A caterpillar munched through the cabbage leaves.", "The king wore a velvet cloak to the banquet.",
+    "The gardener raked the leaves into a heap.", "My dentist plays jazz in the waiting room.",
+    "An ambulance raced past the crowded market.", "The goldfish jumped out of its bowl.",
+    "The chef sprinkled parsley over the potatoes.", "A stray dog followed us all the way home.",
+    "The drummer lost one of his sticks on stage.", "Our landlord finally mended the leaking tap.",
+    "The penguins waddled toward the icy water.", "A comet streaked across the winter sky.",
+    "The wizard in the story turned a frog into a prince.", "The fisherman mended his nets on the harbour wall.",
+    "My sister sneezed during the wedding vows.", "The robot vacuum got stuck under the bed.",
+    "A tall giraffe licked the zookeeper's hat.", "Seagulls squabbled over a bag of chips.",
+]
 SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E, "f": FRESH_F, "g": FRESH_G,
         "h": FRESH_H, "i": FRESH_I, "j": FRESH_J, "k": FRESH_K,
-        "l": FRESH_L}
+        "l": FRESH_L, "m": FRESH_M}
 
 
 def fresh_set(name, units=None):

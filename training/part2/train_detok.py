@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common2 import (DATA2, RUNS2, TRAINING, UPSAMPLE, WORK2, carried_history, ensure_dirs,  # noqa: E402
                      load_json, warm_start_history)
-from dit import DiT, DiTConfig, T_CLEAN, cfg_dict, count_params  # noqa: E402
+from dit import CodebookEmbedding, DiT, DiTConfig, T_CLEAN, baked_state, cfg_dict, count_params  # noqa: E402
 sys.path.insert(0, TRAINING)
 from corpus_text import REPLIES  # noqa: E402
 
@@ -218,6 +218,34 @@ def batches(data, rng, bs, reply_p=0.0, depth=4, max_lookahead=4):
         yield q.get()
 
 
+def fit_codebook_embedding(table, units_path, data, hidden, steps=3000, seed=0):
+    """A CodebookEmbedding whose baked table starts close to `table` (the warm start's rows), so the rest of the
+    DiT keeps working on the first step. Rows are weighted by sqrt(count) of their id in the training tokens: the
+    rows of frequent ids are the well-trained ones; rare ids get what the MLP says their code vector means."""
+    u = torch.load(units_path, map_location="cpu")
+    cb = u["codebook"].float()
+    assert cb.shape[0] == table.shape[0], f"{units_path}: {cb.shape[0]} codes, the DiT has {table.shape[0]}"
+    assert u.get("info", {}).get("ckpt_sha256") in (None, data.info.get("ckpt_sha256")), "units of another encoder"
+    counts = np.bincount(np.concatenate(data.toks), minlength=cb.shape[0]).astype(np.float32)
+    w = torch.from_numpy(np.sqrt(counts))
+    w = w / w.sum()
+    torch.manual_seed(seed)
+    emb = CodebookEmbedding(cb, table.shape[1], hidden)
+    opt = torch.optim.Adam(emb.mlp.parameters(), lr=3e-3)
+    for i in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = 3e-3 * 0.5 * (1 + math.cos(math.pi * i / steps))
+        err = ((emb.mlp(cb) - table.float()) ** 2).sum(1)
+        loss = (err * w).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    rel = float((err * w).sum() / ((table.float() ** 2).sum(1) * w).sum())
+    print(f"codebook embedding fitted to the initial table: weighted relative error {rel:.3f} "
+          f"({int((counts > 0).sum())} ids seen)", flush=True)
+    return emb
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=40)
@@ -247,6 +275,10 @@ def main():
     ap.add_argument("--extra-splits", default="",
                     help="more tokenised slt splits to train on, e.g. 'broad' (make_data.py --broad, then "
                          "tokenize_data.py --splits broad)")
+    ap.add_argument("--tok-codebook", default="",
+                    help="a units file (work/part2/units.pt under training/): compute the token embedding from its "
+                         "code vectors through an MLP, fitted first to the initial table (dit.CodebookEmbedding)")
+    ap.add_argument("--tok-hidden", type=int, default=256)
     a = ap.parse_args()
     ensure_dirs()
     torch.set_num_threads(a.threads)
@@ -274,11 +306,12 @@ def main():
     if ck is not None:
         cfg = DiTConfig(**ck["cfg"])
     model = DiT(cfg).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.98), weight_decay=0.01)
     ema = None
     if ck is not None:
+        if "tok.codebook" in ck.get("raw", ck["model"]):          # a run with the codebook-factorised embedding
+            raw = ck.get("raw", ck["model"])
+            model.tok = CodebookEmbedding(raw["tok.codebook"], cfg.d_model, raw["tok.mlp.0.weight"].shape[0]).to(dev)
         model.load_state_dict(ck.get("raw", ck["model"]))
-        opt.load_state_dict(ck["opt"])
         init_record = carried_history(ck)
         step, elapsed = ck["step"], ck["elapsed"]
         print(f"resumed at step {step} ({elapsed / 60:.1f} min)", flush=True)
@@ -289,10 +322,18 @@ def main():
         print(f"initialised from {a.init} (step {ini.get('step')})", flush=True)
         # the warm start's history, for the manifest (a recovered or remapped file carries the pack's record)
         init_record = warm_start_history(ini, a.init)
+    if a.tok_codebook and not isinstance(model.tok, CodebookEmbedding):
+        if ck is not None:
+            sys.exit(f"{last} was trained with a plain token table: --tok-codebook applies to a new run (--init)")
+        model.tok = fit_codebook_embedding(model.tok.weight.detach(), a.tok_codebook, data, a.tok_hidden).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    if ck is not None:
+        opt.load_state_dict(ck["opt"])
     if a.ema:
         ema = [p.detach().clone() for p in model.parameters()]
         if ck is not None and "raw" in ck:
-            ema = [ck["model"][n].to(dev).clone() for n, _ in model.named_parameters()]
+            src = ck.get("ema_full", ck["model"])
+            ema = [src[n].to(dev).clone() for n, _ in model.named_parameters()]
     print("dit params", count_params(model), "config", cfg_dict(cfg), flush=True)
     rng = np.random.default_rng(step + 17)
     rng_t = torch.Generator(device=dev).manual_seed(step + 5)
@@ -312,10 +353,17 @@ def main():
               "self_prefix": a.self_prefix, "reply_p": a.reply_p, "max_lookahead": a.max_lookahead}
     if a.extra_splits:
         recipe["extra_splits"] = a.extra_splits
+    if isinstance(model.tok, CodebookEmbedding):
+        recipe["tok_embedding"] = f"codebook MLP 64-{model.tok.mlp[0].out_features}-{cfg.d_model} (dit.CodebookEmbedding)"
 
     def save():
-        state = {"model": ema_state(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
+        full = ema_state()
+        # "model" is always the plain DiT (a factorised embedding baked into its table) for every other tool;
+        # "ema_full" keeps the factorised form for resuming
+        state = {"model": baked_state(full), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
                  "cfg": cfg_dict(cfg), "tokens_info": data.info, "recipe": recipe, **init_record}
+        if full is not state["model"]:
+            state["ema_full"] = full
         if ema is not None:
             state["raw"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         torch.save(state, last + ".tmp")
@@ -325,7 +373,7 @@ def main():
         if ema is None:
             return eval_l1(model, ev, dev)
         m = DiT(cfg).to(dev)
-        m.load_state_dict(ema_state())
+        m.load_state_dict(baked_state(ema_state()))
         return eval_l1(m.eval(), ev, dev)
 
     t_eval = time.time()
