@@ -18,7 +18,9 @@ Inputs (all from the pack's encoder on the slt corpus of make_data.py):
   vq1024, vq4096  a learned single-codebook VQ bottleneck on the feature, trained jointly with the regressor for
               reconstruction (straight-through, commitment 0.25, dead codes restarted from the batch): one token per
               80 ms as in the contract, but chosen to keep what the mel needs instead of k-means clusters
-  vqL1_1024, vqL1_2048, vqL1_4096  the same learned VQ over [feature ; layer-1 hidden]
+  vqL1_1024, vqL1_2048, vqL1_4096  the same learned VQ over [feature ; layer-1 hidden] (any vqL1_<ids>, e.g.
+              vqL1_16384, Kimi-Audio's codebook size)
+  rvqL1_4096x2   the same input through a two-stage residual VQ (two ids per 80 ms: a contract change, measured)
   mlpL1_1024     the same codebook behind a per-token MLP (2 x 512 GELU) instead of one linear projection
   mlpMelL1_1024  that MLP over [the step's own 8 input mel frames ; feature ; layer-1 hidden]: the encoder is
               voice-invariant by training, so the acoustic detail a detokenizer needs is read from the mel itself;
@@ -110,13 +112,37 @@ class LearnedVQ(nn.Module):
         return z + (q - z).detach(), ids.view(z.shape[:-1]), loss
 
 
+class ResidualVQ(nn.Module):
+    """`stages` ids per 80 ms: each stage quantises what the earlier ones left (residual VQ, as in Moshi's Mimi or
+    CosyVoice's acoustic codecs); the regressor reads the sum of the chosen code vectors. Measures what two ids per
+    frame would carry; one combined id per token is reported (id1 * n_codes + id2)."""
+
+    def __init__(self, d_in, n_codes, stages=2, dim=64):
+        super().__init__()
+        self.n_codes = n_codes
+        self.proj = nn.Linear(d_in, dim)
+        self.stages = nn.ModuleList([LearnedVQ(dim, n_codes, dim) for _ in range(stages)])
+        for st in self.stages:
+            st.proj = nn.Identity()
+
+    def forward(self, x):
+        z = self.proj(x)
+        r, total, loss, ids = z, torch.zeros_like(z), torch.zeros(()), torch.zeros(z.shape[:-1], dtype=torch.long)
+        for st in self.stages:
+            q, i, l = st(r)
+            q = q.detach()                      # its value is the chosen code vector
+            total, r, loss, ids = total + q, r - q, loss + l, ids * self.n_codes + i
+        return z + (total - z).detach(), ids, loss
+
+
 class Regressor(nn.Module):
-    def __init__(self, d_in, n_codes=0, width=256, vq_codes=0, vq_hidden=0, right_context=-1):
+    def __init__(self, d_in, n_codes=0, width=256, vq_codes=0, vq_hidden=0, right_context=-1, vq_stages=1):
         super().__init__()
         # right_context >= 0: the 12.5 Hz stack sees only that many tokens ahead (causal convolutions on an input
         # shifted by right_context), like a streaming detokenizer with that much look-ahead; -1: +-16 tokens.
         self.right_context = right_context
-        self.vq = LearnedVQ(d_in, vq_codes, hidden=vq_hidden) if vq_codes else None
+        self.vq = (ResidualVQ(d_in, vq_codes, vq_stages) if vq_stages > 1 else
+                   LearnedVQ(d_in, vq_codes, hidden=vq_hidden) if vq_codes else None)
         if self.vq is not None:
             d_in = 64
         self.emb = nn.Embedding(n_codes, width) if n_codes else None
@@ -144,11 +170,13 @@ class Regressor(nn.Module):
         return self.out(F.gelu(h)).transpose(1, 2)
 
 
-def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, vq_codes=0, vq_hidden=0, right_context=-1):
+def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, vq_codes=0, vq_hidden=0, right_context=-1,
+               vq_stages=1):
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     d_in = 0 if n_codes else x_tr[0].shape[-1]
-    model = Regressor(d_in, n_codes, vq_codes=vq_codes, vq_hidden=vq_hidden, right_context=right_context)
+    model = Regressor(d_in, n_codes, vq_codes=vq_codes, vq_hidden=vq_hidden, right_context=right_context,
+                      vq_stages=vq_stages)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     crop, bs, step, t0 = 48, 16, 0, time.time()
     while time.time() - t0 < minutes * 60:
@@ -247,14 +275,17 @@ def main():
             "wer_sentences": wer(texts[N_REPLIES:], ref_copy[N_REPLIES:])}
         print(res["rows"], flush=True)
         for name in inputs:
-            n_codes, vq_codes, vq_hidden = 0, 0, 0
+            n_codes, vq_codes, vq_hidden, vq_stages = 0, 0, 0, 1
             if name.startswith("mlpL1_") or name.startswith("mlpMelL1_"):
                 f = joint if name.startswith("mlpL1_") else with_mel
                 x_tr, x_ev = [f(e) for e in e_tr], [f(e) for e in e_ev]
                 vq_codes, vq_hidden = int(name.split("_")[1]), 512
+            elif name.startswith("rvqL1_"):          # rvqL1_<ids>x<stages>, e.g. rvqL1_4096x2: two ids per 80 ms
+                x_tr, x_ev = [joint(e) for e in e_tr], [joint(e) for e in e_ev]
+                vq_codes, vq_stages = (int(v) for v in name[6:].split("x"))
             elif name in ("vq1024", "vq4096"):
                 x_tr, x_ev, vq_codes = [e[1] for e in e_tr], [e[1] for e in e_ev], int(name[2:])
-            elif name in ("vqL1_1024", "vqL1_2048", "vqL1_4096"):
+            elif name.startswith("vqL1_") and name[5:].isdigit():
                 x_tr, x_ev, vq_codes = [joint(e) for e in e_tr], [joint(e) for e in e_ev], int(name[5:])
             elif name in ("units", "units512"):        # the shipped tokens (k-means 512 before session 6)
                 x_tr, x_ev, n_codes = [e[0] for e in e_tr], [e[0] for e in e_ev], enc.c.n_codes
@@ -273,7 +304,7 @@ def main():
             else:
                 raise SystemExit(f"unknown input {name}")
             preds, steps, model = train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, a.minutes, vq_codes=vq_codes,
-                                             vq_hidden=vq_hidden, right_context=a.right_context)
+                                             vq_hidden=vq_hidden, right_context=a.right_context, vq_stages=vq_stages)
             if a.save_vq and name.startswith("vqL1_"):
                 # the learned unit inventory itself: models.ReconstructionQuantizer installs it in the encoder
                 torch.save({"input": name, "layer": LAYER, "feat_mean": fm, "feat_std": fs, "hidden_mean": hm,
