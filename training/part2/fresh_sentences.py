@@ -12,11 +12,13 @@ the start of session 13, before any of its results (all earlier sets had been us
 session 14 after h was used, for the chunk-size choice; set "j" (30 sentences) at the start of session 15, for the
 4,096-id pack's choice; set "k" (40 sentences) at the start of session 16, for the rebuilt
 4,096-id pack's choice; set "l" (40 sentences) after k was used, for the DiT trained on further; set "m" (40
-sentences) at the start of session 17, for the codebook-factorised token embedding. --units tokenizes
-with another unit file than the installed one (a candidate codebook).
+sentences) at the start of session 17, for the codebook-factorised token embedding; set "n" (40 sentences) at the
+start of session 18. `--set S --check` lists a set's collisions and near-duplicates (>= 60 % of content words shared
+with any training, broad, evaluation or other fresh sentence) before its first use. --units tokenizes with another
+unit file than the installed one (a candidate codebook).
 -> work/part2/eval/fresh_sentences.json (set a) or fresh_sentences_b_DETOKRUN_VOCODERRUN.json under training/
-usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f|g|h|i|j|k|l|m] [--steps 1,2] [--threads 2]
-           [--detok-run detok] [--vocoder-run vocoder] [--units work/part2/units_s13.pt]
+usage: /usr/bin/python3 training/part2/fresh_sentences.py [--set a|b|c|d|e|f|g|h|i|j|k|l|m|n] [--check]
+           [--steps 1,2] [--threads 2] [--detok-run detok] [--vocoder-run vocoder] [--units work/part2/units_s13.pt]
 """
 import argparse
 import os
@@ -243,9 +245,60 @@ FRESH_M = [
     "My sister sneezed during the wedding vows.", "The robot vacuum got stuck under the bed.",
     "A tall giraffe licked the zookeeper's hat.", "Seagulls squabbled over a bag of chips.",
 ]
+# Set n: written at the start of session 18, before the probe results of rule s17b were read, for the next choice
+# (40 sentences; `--check n` found no collision and no near-duplicate).
+FRESH_N = [
+    "The carpenter sanded the oak table until it shone.", "A moth fluttered around the porch light all night.",
+    "The umpire argued with a coach about the rain.", "An owl hooted from the top of the barn.",
+    "A librarian sneezed on a dusty atlas.", "Our cat knocked a vase off the windowsill.",
+    "The astronaut waved from inside the capsule.", "A beaver gnawed through a young birch tree.",
+    "The waiter balanced six plates on one arm.", "My grandfather repairs clocks in his tiny workshop.",
+    "Two hikers shared a thermos of soup on the ridge.", "A donkey carried sacks of flour up the hill.",
+    "A firefighter polished the brass bell of the engine.", "We ate pancakes with blueberries at the diner.",
+    "The pilot wore mirrored sunglasses in the cockpit.", "A spider dangled above the bathroom sink.",
+    "The trumpet player missed the final note.", "Mum lost her glasses on top of her head.",
+    "The shepherd whistled to his collie across the valley.", "A crab pinched my toe in the rock pool.",
+    "The painter dripped yellow paint on the carpet.", "Our neighbour's rooster crows before dawn.",
+    "The student spilled ink across her exam paper.", "A cockatoo screeched at the delivery van.",
+    "The potter shaped a bowl on the spinning wheel.", "My friend rode a camel through the desert.",
+    "The guard locked the museum gates at six.", "A toad hopped into my wellington boot.",
+    "The tourists photographed the ancient castle walls.", "Thunder rattled the windows of the old cottage.",
+    "The infant chewed on a rubber giraffe.", "A hedgehog curled into a ball on the doorstep.",
+    "The lawyer shuffled papers during the long trial.", "Our bus broke down outside the petrol station.",
+    "The cook chopped onions until her eyes watered.", "A kite tangled in the branches of an elm.",
+    "The gymnast balanced on one foot on the beam.", "My nephew glued feathers onto a paper hat.",
+    "The florist sold the last roses to a nervous groom.", "A woodcutter sharpened his axe on a grey stone.",
+]
 SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E, "f": FRESH_F, "g": FRESH_G,
         "h": FRESH_H, "i": FRESH_I, "j": FRESH_J, "k": FRESH_K,
-        "l": FRESH_L, "m": FRESH_M}
+        "l": FRESH_L, "m": FRESH_M, "n": FRESH_N}
+
+
+# Function words ignored when two sentences are compared for near-duplication (--check).
+STOP_WORDS = set("a an the and or but of to in on at by for from with into onto off up down over under out about "
+                 "after before until while his her its our my your their he she it we they i you me him us them "
+                 "is was are were be been has had have do did will would can could should all some one two".split())
+
+
+def content_words(s):
+    return {w for w in text_key(s).split() if w not in STOP_WORDS}
+
+
+def near_duplicates(name, share=0.6):
+    """(sentence, known sentence, shared fraction) for each sentence of set `name` that equals, or shares at least
+    `share` of its content words with, a training, broad, evaluation or other fresh sentence: such a sentence would
+    measure memorised audio, not unseen text."""
+    known = train_sentences() + broad_sentences() + eval_sentences()
+    known += [s for k, v in SETS.items() if k != name for s in v]
+    known_words = [(k, content_words(k)) for k in known]
+    found = []
+    for s in SETS[name]:
+        words = content_words(s)
+        for k, kw in known_words:
+            frac = len(words & kw) / max(1, len(words))
+            if text_key(s) == text_key(k) or frac >= share:
+                found.append((s, k, frac))
+    return found
 
 
 def fresh_set(name, units=None):
@@ -270,7 +323,16 @@ def main():
     ap.add_argument("--vocoder-run", default="vocoder")
     ap.add_argument("--units", default=None, help="tokenize with this unit file instead of the installed "
                     "work/part2/units.pt (e.g. the committed pack's while a candidate codebook is installed)")
+    ap.add_argument("--check", action="store_true",
+                    help="only list the set's collisions and near-duplicates (exit 1 if any), before its first use")
     a = ap.parse_args()
+    if a.check:
+        found = near_duplicates(a.set)
+        for s, k, frac in found:
+            print(f"{frac:.0%} of content words shared: {s!r} ~ {k!r}")
+        print(f"set {a.set}: {len(SETS[a.set])} sentences, {sum(len(x.split()) for x in SETS[a.set])} words, "
+              f"{len(found)} collisions or near-duplicates")
+        sys.exit(1 if found else 0)
     torch.set_num_threads(a.threads)
     fresh, waves, toks = fresh_set(a.set, a.units)
     dit, dck = load(a.detok_run, DiT, DiTConfig)

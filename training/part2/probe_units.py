@@ -19,7 +19,10 @@ Inputs (all from the pack's encoder on the slt corpus of make_data.py):
               reconstruction (straight-through, commitment 0.25, dead codes restarted from the batch): one token per
               80 ms as in the contract, but chosen to keep what the mel needs instead of k-means clusters
   vqL1_1024, vqL1_2048, vqL1_4096  the same learned VQ over [feature ; layer-1 hidden] (any vqL1_<ids>, e.g.
-              vqL1_16384, Kimi-Audio's codebook size)
+              vqL1_16384, Kimi-Audio's codebook size; vqL1_<ids>d<dim>: code vectors of <dim> instead of 64)
+  fsqL1_8x8x8x8  the same input through finite scalar quantisation (4 dimensions of 8 levels: 4,096 ids; any
+              fsqL1_<L>x<L>...)
+  linL1_64       the same input through the VQ's linear projection to 64 (or any <dim>) dimensions, not quantised
   rvqL1_4096x2   the same input through a two-stage residual VQ (two ids per 80 ms: a contract change, measured)
   mlpL1_1024     the same codebook behind a per-token MLP (2 x 512 GELU) instead of one linear projection
   mlpMelL1_1024  that MLP over [the step's own 8 input mel frames ; feature ; layer-1 hidden]: the encoder is
@@ -31,6 +34,7 @@ Writes work/part2/eval/probe_units.json under training/.
 """
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
@@ -135,16 +139,54 @@ class ResidualVQ(nn.Module):
         return z + (total - z).detach(), ids, loss
 
 
+class ScalarQuantizer(nn.Module):
+    """Finite scalar quantisation (FSQ, Mentzer et al. 2023): a linear map to len(levels) dimensions, each squashed
+    into its range and rounded to one of its L levels (straight-through); the id is the mixed-radix number of the
+    rounded levels. There is no codebook to learn, so no code can die and no nearest-neighbour search is needed."""
+
+    def __init__(self, d_in, levels):
+        super().__init__()
+        self.proj = nn.Linear(d_in, len(levels))
+        lv = torch.tensor(levels, dtype=torch.float)
+        self.register_buffer("levels", lv)
+        self.register_buffer("basis", torch.cumprod(torch.tensor([1] + list(levels[:-1])), 0))
+        # even L: levels at -L/2 .. L/2 - 1 (the squashed range is shifted by half a level so both ends round in)
+        self.register_buffer("offset", (1 - lv % 2) * 0.5)
+
+    def forward(self, x):
+        z = self.proj(x)
+        half = (self.levels - 1) / 2
+        b = torch.tanh(z + torch.atanh(self.offset / half)) * half - self.offset
+        q = b + (torch.round(b) - b).detach()
+        ids = ((torch.round(b) + torch.div(self.levels, 2, rounding_mode="floor")).long() * self.basis).sum(-1)
+        return q / torch.div(self.levels, 2, rounding_mode="floor"), ids, torch.zeros(())
+
+
+class LinearBottleneck(nn.Module):
+    """The VQ's projection without its quantiser: what the linear map to the code dimension alone lets through."""
+
+    def __init__(self, d_in, dim):
+        super().__init__()
+        self.proj = nn.Linear(d_in, dim)
+
+    def forward(self, x):
+        z = self.proj(x)
+        return z, torch.zeros(z.shape[:-1], dtype=torch.long), torch.zeros(())
+
+
 class Regressor(nn.Module):
-    def __init__(self, d_in, n_codes=0, width=256, vq_codes=0, vq_hidden=0, right_context=-1, vq_stages=1):
+    def __init__(self, d_in, n_codes=0, width=256, vq_codes=0, vq_hidden=0, right_context=-1, vq_stages=1,
+                 vq_dim=64, bottleneck=0, fsq_levels=()):
         super().__init__()
         # right_context >= 0: the 12.5 Hz stack sees only that many tokens ahead (causal convolutions on an input
         # shifted by right_context), like a streaming detokenizer with that much look-ahead; -1: +-16 tokens.
         self.right_context = right_context
-        self.vq = (ResidualVQ(d_in, vq_codes, vq_stages) if vq_stages > 1 else
-                   LearnedVQ(d_in, vq_codes, hidden=vq_hidden) if vq_codes else None)
+        self.vq = (ScalarQuantizer(d_in, fsq_levels) if fsq_levels else
+                   LinearBottleneck(d_in, bottleneck) if bottleneck else
+                   ResidualVQ(d_in, vq_codes, vq_stages, dim=vq_dim) if vq_stages > 1 else
+                   LearnedVQ(d_in, vq_codes, dim=vq_dim, hidden=vq_hidden) if vq_codes else None)
         if self.vq is not None:
-            d_in = 64
+            d_in = len(fsq_levels) or bottleneck or vq_dim
         self.emb = nn.Embedding(n_codes, width) if n_codes else None
         self.inp = nn.Linear(width if n_codes else d_in, width)
         self.low_dil = (1, 2, 4, 1)
@@ -171,12 +213,12 @@ class Regressor(nn.Module):
 
 
 def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, vq_codes=0, vq_hidden=0, right_context=-1,
-               vq_stages=1):
+               vq_stages=1, vq_dim=64, bottleneck=0, fsq_levels=()):
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     d_in = 0 if n_codes else x_tr[0].shape[-1]
     model = Regressor(d_in, n_codes, vq_codes=vq_codes, vq_hidden=vq_hidden, right_context=right_context,
-                      vq_stages=vq_stages)
+                      vq_stages=vq_stages, vq_dim=vq_dim, bottleneck=bottleneck, fsq_levels=fsq_levels)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     crop, bs, step, t0 = 48, 16, 0, time.time()
     while time.time() - t0 < minutes * 60:
@@ -206,7 +248,7 @@ def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, vq_codes=
     used = None
     with torch.no_grad():
         preds = [model(x[None])[0].numpy() for x in x_ev]
-        if model.vq is not None:
+        if vq_codes or fsq_levels:
             used = len(set(torch.cat([model.vq(x)[1] for x in x_tr]).tolist()))
     print(f"{name}: {step} steps, last loss {loss.item():.3f}" + (f", codes used {used}" if used else ""), flush=True)
     return preds, step, model
@@ -275,7 +317,7 @@ def main():
             "wer_sentences": wer(texts[N_REPLIES:], ref_copy[N_REPLIES:])}
         print(res["rows"], flush=True)
         for name in inputs:
-            n_codes, vq_codes, vq_hidden, vq_stages = 0, 0, 0, 1
+            n_codes, vq_codes, vq_hidden, vq_stages, vq_dim, bottleneck, fsq = 0, 0, 0, 1, 64, 0, ()
             if name.startswith("mlpL1_") or name.startswith("mlpMelL1_"):
                 f = joint if name.startswith("mlpL1_") else with_mel
                 x_tr, x_ev = [f(e) for e in e_tr], [f(e) for e in e_ev]
@@ -285,8 +327,15 @@ def main():
                 vq_codes, vq_stages = (int(v) for v in name[6:].split("x"))
             elif name in ("vq1024", "vq4096"):
                 x_tr, x_ev, vq_codes = [e[1] for e in e_tr], [e[1] for e in e_ev], int(name[2:])
-            elif name.startswith("vqL1_") and name[5:].isdigit():
-                x_tr, x_ev, vq_codes = [joint(e) for e in e_tr], [joint(e) for e in e_ev], int(name[5:])
+            elif name.startswith("vqL1_") and re.fullmatch(r"\d+(d\d+)?", name[5:]):   # vqL1_<ids>[d<code dim>]
+                x_tr, x_ev = [joint(e) for e in e_tr], [joint(e) for e in e_ev]
+                vq_codes, _, dim = name[5:].partition("d")
+                vq_codes, vq_dim = int(vq_codes), int(dim or 64)
+            elif name.startswith("fsqL1_") and re.fullmatch(r"\d+(x\d+)*", name[6:]):   # fsqL1_8x8x8x8
+                x_tr, x_ev = [joint(e) for e in e_tr], [joint(e) for e in e_ev]
+                fsq = tuple(int(v) for v in name[6:].split("x"))
+            elif name.startswith("linL1_") and name[6:].isdigit():    # the projection alone, not quantised
+                x_tr, x_ev, bottleneck = [joint(e) for e in e_tr], [joint(e) for e in e_ev], int(name[6:])
             elif name in ("units", "units512"):        # the shipped tokens (k-means 512 before session 6)
                 x_tr, x_ev, n_codes = [e[0] for e in e_tr], [e[0] for e in e_ev], enc.c.n_codes
             elif name == "feat":
@@ -304,7 +353,8 @@ def main():
             else:
                 raise SystemExit(f"unknown input {name}")
             preds, steps, model = train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, a.minutes, vq_codes=vq_codes,
-                                             vq_hidden=vq_hidden, right_context=a.right_context, vq_stages=vq_stages)
+                                             vq_hidden=vq_hidden, right_context=a.right_context, vq_stages=vq_stages,
+                                             vq_dim=vq_dim, bottleneck=bottleneck, fsq_levels=fsq)
             if a.save_vq and name.startswith("vqL1_"):
                 # the learned unit inventory itself: models.ReconstructionQuantizer installs it in the encoder
                 torch.save({"input": name, "layer": LAYER, "feat_mean": fm, "feat_std": fs, "hidden_mean": hm,
