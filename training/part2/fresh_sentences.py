@@ -246,7 +246,7 @@ FRESH_M = [
     "A tall giraffe licked the zookeeper's hat.", "Seagulls squabbled over a bag of chips.",
 ]
 # Set n: written at the start of session 18, before the probe results of rule s17b were read, for the next choice
-# (40 sentences; `--check n` found no collision and no near-duplicate).
+# (40 sentences; `--set n --check` found no collision and no near-duplicate).
 FRESH_N = [
     "The carpenter sanded the oak table until it shone.", "A moth fluttered around the porch light all night.",
     "The umpire argued with a coach about the rain.", "An owl hooted from the top of the barn.",
@@ -284,19 +284,23 @@ def content_words(s):
     return {w for w in text_key(s).split() if w not in STOP_WORDS}
 
 
+def known_sentences(name):
+    """What fresh set `name` must not repeat: the training (incl. broad), evaluation and other fresh sentences."""
+    return (train_sentences() + broad_sentences() + eval_sentences()
+            + [s for k, v in SETS.items() if k != name for s in v])
+
+
 def near_duplicates(name, share=0.6):
     """(sentence, known sentence, shared fraction) for each sentence of set `name` that equals, or shares at least
-    `share` of its content words with, a training, broad, evaluation or other fresh sentence: such a sentence would
-    measure memorised audio, not unseen text."""
-    known = train_sentences() + broad_sentences() + eval_sentences()
-    known += [s for k, v in SETS.items() if k != name for s in v]
-    known_words = [(k, content_words(k)) for k in known]
+    `share` of its content words with, a known sentence: such a sentence would measure memorised audio, not unseen
+    text."""
+    known = [(k, text_key(k), content_words(k)) for k in known_sentences(name)]
     found = []
     for s in SETS[name]:
-        words = content_words(s)
-        for k, kw in known_words:
-            frac = len(words & kw) / max(1, len(words))
-            if text_key(s) == text_key(k) or frac >= share:
+        key, words = text_key(s), content_words(s)
+        for k, k_key, k_words in known:
+            frac = len(words & k_words) / max(1, len(words))
+            if key == k_key or frac >= share:
                 found.append((s, k, frac))
     return found
 
@@ -304,8 +308,7 @@ def near_duplicates(name, share=0.6):
 def fresh_set(name, units=None):
     """The sentences of set `name`, flite slt's audio of them (int16, whole tokens) and their semantic tokens."""
     fresh = SETS[name]
-    known = {text_key(s) for s in train_sentences() + broad_sentences() + eval_sentences()}
-    known |= {text_key(s) for k, v in SETS.items() if k != name for s in v}
+    known = {text_key(s) for s in known_sentences(name)}
     assert not any(text_key(s) in known for s in fresh), \
         "a fresh sentence is in the training (incl. broad), evaluation or other fresh set"
     with tempfile.TemporaryDirectory() as td:

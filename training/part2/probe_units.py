@@ -38,6 +38,7 @@ import re
 import sys
 import tempfile
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -90,6 +91,7 @@ class LearnedVQ(nn.Module):
         # encoder step graph without a new cache)
         self.proj = (nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
                                    nn.Linear(hidden, dim)) if hidden else nn.Linear(d_in, dim))
+        self.dim = dim
         self.codebook = nn.Parameter(torch.randn(n_codes, dim) * 0.1)
         self.register_buffer("usage", torch.ones(n_codes))
         self.started = False
@@ -123,7 +125,7 @@ class ResidualVQ(nn.Module):
 
     def __init__(self, d_in, n_codes, stages=2, dim=64):
         super().__init__()
-        self.n_codes = n_codes
+        self.n_codes, self.dim = n_codes, dim
         self.proj = nn.Linear(d_in, dim)
         self.stages = nn.ModuleList([LearnedVQ(dim, n_codes, dim) for _ in range(stages)])
         for st in self.stages:
@@ -146,6 +148,7 @@ class ScalarQuantizer(nn.Module):
 
     def __init__(self, d_in, levels):
         super().__init__()
+        self.dim = len(levels)
         self.proj = nn.Linear(d_in, len(levels))
         lv = torch.tensor(levels, dtype=torch.float)
         self.register_buffer("levels", lv)
@@ -167,6 +170,7 @@ class LinearBottleneck(nn.Module):
 
     def __init__(self, d_in, dim):
         super().__init__()
+        self.dim = dim
         self.proj = nn.Linear(d_in, dim)
 
     def forward(self, x):
@@ -175,18 +179,16 @@ class LinearBottleneck(nn.Module):
 
 
 class Regressor(nn.Module):
-    def __init__(self, d_in, n_codes=0, width=256, vq_codes=0, vq_hidden=0, right_context=-1, vq_stages=1,
-                 vq_dim=64, bottleneck=0, fsq_levels=()):
+    def __init__(self, d_in, n_codes=0, width=256, right_context=-1, bottleneck=None):
         super().__init__()
         # right_context >= 0: the 12.5 Hz stack sees only that many tokens ahead (causal convolutions on an input
         # shifted by right_context), like a streaming detokenizer with that much look-ahead; -1: +-16 tokens.
         self.right_context = right_context
-        self.vq = (ScalarQuantizer(d_in, fsq_levels) if fsq_levels else
-                   LinearBottleneck(d_in, bottleneck) if bottleneck else
-                   ResidualVQ(d_in, vq_codes, vq_stages, dim=vq_dim) if vq_stages > 1 else
-                   LearnedVQ(d_in, vq_codes, dim=vq_dim, hidden=vq_hidden) if vq_codes else None)
+        # bottleneck: d_in -> a quantiser (or LinearBottleneck) of output width .dim; built first, right after the
+        # seed, so every input's regressor starts from the same draws
+        self.vq = bottleneck(d_in) if bottleneck is not None else None
         if self.vq is not None:
-            d_in = len(fsq_levels) or bottleneck or vq_dim
+            d_in = self.vq.dim
         self.emb = nn.Embedding(n_codes, width) if n_codes else None
         self.inp = nn.Linear(width if n_codes else d_in, width)
         self.low_dil = (1, 2, 4, 1)
@@ -212,13 +214,11 @@ class Regressor(nn.Module):
         return self.out(F.gelu(h)).transpose(1, 2)
 
 
-def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, vq_codes=0, vq_hidden=0, right_context=-1,
-               vq_stages=1, vq_dim=64, bottleneck=0, fsq_levels=()):
+def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, right_context=-1, bottleneck=None):
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     d_in = 0 if n_codes else x_tr[0].shape[-1]
-    model = Regressor(d_in, n_codes, vq_codes=vq_codes, vq_hidden=vq_hidden, right_context=right_context,
-                      vq_stages=vq_stages, vq_dim=vq_dim, bottleneck=bottleneck, fsq_levels=fsq_levels)
+    model = Regressor(d_in, n_codes, right_context=right_context, bottleneck=bottleneck)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     crop, bs, step, t0 = 48, 16, 0, time.time()
     while time.time() - t0 < minutes * 60:
@@ -248,7 +248,7 @@ def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, vq_codes=
     used = None
     with torch.no_grad():
         preds = [model(x[None])[0].numpy() for x in x_ev]
-        if vq_codes or fsq_levels:
+        if model.vq is not None and not isinstance(model.vq, LinearBottleneck):
             used = len(set(torch.cat([model.vq(x)[1] for x in x_tr]).tolist()))
     print(f"{name}: {step} steps, last loss {loss.item():.3f}" + (f", codes used {used}" if used else ""), flush=True)
     return preds, step, model
@@ -298,6 +298,12 @@ def main():
     h_all = torch.cat([e[2] for e in e_tr])
     fm, fs, hm, hs = f_all.mean(0), f_all.std(0) + 1e-5, h_all.mean(0), h_all.std(0) + 1e-5
 
+    def token_ids(e):
+        return e[0]
+
+    def feature(e):
+        return e[1]
+
     def joint(e):
         return torch.cat([(e[1] - fm) / fs, (e[2] - hm) / hs], -1)
 
@@ -317,44 +323,39 @@ def main():
             "wer_sentences": wer(texts[N_REPLIES:], ref_copy[N_REPLIES:])}
         print(res["rows"], flush=True)
         for name in inputs:
-            n_codes, vq_codes, vq_hidden, vq_stages, vq_dim, bottleneck, fsq = 0, 0, 0, 1, 64, 0, ()
+            n_codes, kmeans_codes, bottleneck, src = 0, 0, None, joint   # most inputs read [feature ; layer-1]
             if name.startswith("mlpL1_") or name.startswith("mlpMelL1_"):
-                f = joint if name.startswith("mlpL1_") else with_mel
-                x_tr, x_ev = [f(e) for e in e_tr], [f(e) for e in e_ev]
-                vq_codes, vq_hidden = int(name.split("_")[1]), 512
+                src = joint if name.startswith("mlpL1_") else with_mel
+                bottleneck = partial(LearnedVQ, n_codes=int(name.split("_")[1]), hidden=512)
             elif name.startswith("rvqL1_"):          # rvqL1_<ids>x<stages>, e.g. rvqL1_4096x2: two ids per 80 ms
-                x_tr, x_ev = [joint(e) for e in e_tr], [joint(e) for e in e_ev]
-                vq_codes, vq_stages = (int(v) for v in name[6:].split("x"))
+                codes, stages = (int(v) for v in name[6:].split("x"))
+                bottleneck = partial(ResidualVQ, n_codes=codes, stages=stages)
             elif name in ("vq1024", "vq4096"):
-                x_tr, x_ev, vq_codes = [e[1] for e in e_tr], [e[1] for e in e_ev], int(name[2:])
+                src, bottleneck = feature, partial(LearnedVQ, n_codes=int(name[2:]))
             elif name.startswith("vqL1_") and re.fullmatch(r"\d+(d\d+)?", name[5:]):   # vqL1_<ids>[d<code dim>]
-                x_tr, x_ev = [joint(e) for e in e_tr], [joint(e) for e in e_ev]
-                vq_codes, _, dim = name[5:].partition("d")
-                vq_codes, vq_dim = int(vq_codes), int(dim or 64)
+                codes, _, dim = name[5:].partition("d")
+                bottleneck = partial(LearnedVQ, n_codes=int(codes), dim=int(dim or 64))
             elif name.startswith("fsqL1_") and re.fullmatch(r"\d+(x\d+)*", name[6:]):   # fsqL1_8x8x8x8
-                x_tr, x_ev = [joint(e) for e in e_tr], [joint(e) for e in e_ev]
-                fsq = tuple(int(v) for v in name[6:].split("x"))
+                bottleneck = partial(ScalarQuantizer, levels=tuple(int(v) for v in name[6:].split("x")))
             elif name.startswith("linL1_") and name[6:].isdigit():    # the projection alone, not quantised
-                x_tr, x_ev, bottleneck = [joint(e) for e in e_tr], [joint(e) for e in e_ev], int(name[6:])
+                bottleneck = partial(LinearBottleneck, dim=int(name[6:]))
             elif name in ("units", "units512"):        # the shipped tokens (k-means 512 before session 6)
-                x_tr, x_ev, n_codes = [e[0] for e in e_tr], [e[0] for e in e_ev], enc.c.n_codes
+                src, n_codes = token_ids, enc.c.n_codes
             elif name == "feat":
-                x_tr, x_ev = [e[1] for e in e_tr], [e[1] for e in e_ev]
-            elif name == "feat+l1":
-                x_tr, x_ev = [joint(e) for e in e_tr], [joint(e) for e in e_ev]
+                src = feature
             elif name in ("units4096", "unitsL1_4096"):
-                src_tr = [e[1] for e in e_tr] if name == "units4096" else [joint(e) for e in e_tr]
-                src_ev = [e[1] for e in e_ev] if name == "units4096" else [joint(e) for e in e_ev]
+                src, kmeans_codes = (feature if name == "units4096" else joint), 4096
+            elif name != "feat+l1":
+                raise SystemExit(f"unknown input {name}")
+            x_tr, x_ev = [src(e) for e in e_tr], [src(e) for e in e_ev]
+            if kmeans_codes:
                 t1 = time.time()
-                c = kmeans(torch.cat(src_tr), k=4096, iters=15)
-                x_tr, x_ev, n_codes = [assign(x, c) for x in src_tr], [assign(x, c) for x in src_ev], 4096
+                c = kmeans(torch.cat(x_tr), k=kmeans_codes, iters=15)
+                x_tr, x_ev, n_codes = [assign(x, c) for x in x_tr], [assign(x, c) for x in x_ev], kmeans_codes
                 print(f"{name}: k-means in {time.time() - t1:.0f}s, codes used "
                       f"{len(set(torch.cat(x_tr).tolist()))}", flush=True)
-            else:
-                raise SystemExit(f"unknown input {name}")
-            preds, steps, model = train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, a.minutes, vq_codes=vq_codes,
-                                             vq_hidden=vq_hidden, right_context=a.right_context, vq_stages=vq_stages,
-                                             vq_dim=vq_dim, bottleneck=bottleneck, fsq_levels=fsq)
+            preds, steps, model = train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, a.minutes,
+                                             right_context=a.right_context, bottleneck=bottleneck)
             if a.save_vq and name.startswith("vqL1_"):
                 # the learned unit inventory itself: models.ReconstructionQuantizer installs it in the encoder
                 torch.save({"input": name, "layer": LAYER, "feat_mean": fm, "feat_std": fs, "hidden_mean": hm,
