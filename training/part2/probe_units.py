@@ -118,6 +118,81 @@ class LearnedVQ(nn.Module):
         return z + (q - z).detach(), ids.view(z.shape[:-1]), loss
 
 
+class EmaVQ(nn.Module):
+    """A codebook learned by running k-means statistics instead of gradients, started from the trained projection.
+
+    The gradient-learned LearnedVQ restarts dead codes from the batch all through training, and longer training made
+    it worse (rule s18c): its codes keep moving under the regressor. Here (van den Oord et al. 2017's EMA variant):
+      - for the first `warm` of the time the projection trains unquantised (as linL1_64) while a bank of its recent
+        outputs is kept; then k-means of that bank starts the codebook, so the codes begin where the data is;
+      - each code then moves to the exponential moving average of the vectors assigned to it (no optimiser step, no
+        weight decay on the codes); only the projection feels the commitment loss;
+      - codes unused for ~400 steps are restarted from the batch only until `restart_until`, so the end of training
+        sees a fixed inventory the regressor can settle on.
+    cosine=True: projections and codes on the unit sphere (the nearest code is the most similar direction)."""
+
+    def __init__(self, d_in, n_codes, dim=64, warm=0.2, restart_until=0.5, decay=0.99, cosine=False, bank=100):
+        super().__init__()
+        self.proj = nn.Linear(d_in, dim)
+        self.dim, self.n_codes, self.warm, self.restart_until = dim, n_codes, warm, restart_until
+        self.decay, self.cosine, self.bank_batches = decay, cosine, bank
+        self.register_buffer("codebook", torch.zeros(n_codes, dim))
+        self.register_buffer("ema_count", torch.zeros(n_codes))
+        self.register_buffer("ema_sum", torch.zeros(n_codes, dim))
+        self.progress, self.started, self.bank = 0.0, False, []
+
+    def set_progress(self, frac):
+        self.progress = frac
+
+    def _start(self, per_batch):
+        x = torch.cat(self.bank)
+        self.bank = []
+        c = kmeans(x, k=self.n_codes, iters=10)
+        if self.cosine:
+            c = F.normalize(c, dim=-1)
+        self.codebook.copy_(c)
+        self.ema_count.fill_(per_batch / self.n_codes)
+        self.ema_sum.copy_(c * self.ema_count[:, None])
+        self.started = True
+        print(f"EmaVQ: k-means start from {len(x)} projections", flush=True)
+
+    def forward(self, x):
+        z = self.proj(x)
+        if self.cosine:
+            z = F.normalize(z, dim=-1)
+        flat = z.reshape(-1, self.dim)
+        if not self.started:
+            if not self.training:
+                raise RuntimeError("EmaVQ evaluated before its codebook was started")
+            if self.progress < self.warm:                     # continuous phase: the regressor learns on z itself
+                self.bank = (self.bank + [flat.detach().clone()])[-self.bank_batches:]
+                return z, torch.zeros(z.shape[:-1], dtype=torch.long), torch.zeros(())
+            with torch.no_grad():
+                self._start(len(flat))
+        ids = assign(flat.detach(), self.codebook)
+        q = self.codebook[ids].view_as(z)
+        if self.training:
+            with torch.no_grad():
+                cnt = torch.bincount(ids, minlength=self.n_codes).float()
+                s = torch.zeros_like(self.ema_sum).index_add_(0, ids, flat.detach())
+                self.ema_count.mul_(self.decay).add_(cnt, alpha=1 - self.decay)
+                self.ema_sum.mul_(self.decay).add_(s, alpha=1 - self.decay)
+                n = self.ema_count.sum()
+                smoothed = (self.ema_count + 1e-5) / (n + self.n_codes * 1e-5) * n    # Laplace: no division by 0
+                c = self.ema_sum / smoothed[:, None]
+                self.codebook.copy_(F.normalize(c, dim=-1) if self.cosine else c)
+                if self.progress < self.restart_until:
+                    # expected count per step is len(flat) / n_codes; 0.99^400 ~ 0.018 of it: unused ~400 steps
+                    dead = (self.ema_count < 0.02 * len(flat) / self.n_codes).nonzero().flatten()
+                    if len(dead):
+                        pick = flat[torch.randint(0, len(flat), (len(dead),))].detach()
+                        self.codebook[dead] = pick
+                        self.ema_count[dead] = len(flat) / self.n_codes
+                        self.ema_sum[dead] = pick * self.ema_count[dead, None]
+        loss = 0.25 * F.mse_loss(z, q.detach())
+        return z + (q - z).detach(), ids.view(z.shape[:-1]), loss
+
+
 class ResidualVQ(nn.Module):
     """`stages` ids per 80 ms: each stage quantises what the earlier ones left (residual VQ, as in Moshi's Mimi or
     CosyVoice's acoustic codecs); the regressor reads the sum of the chosen code vectors. Measures what two ids per
@@ -225,6 +300,8 @@ def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, right_con
         frac = (time.time() - t0) / (minutes * 60)
         for g in opt.param_groups:
             g["lr"] = 2e-3 * min(1.0, (step + 1) / 100) * 0.5 * (1 + np.cos(np.pi * frac))
+        if hasattr(model.vq, "set_progress"):
+            model.vq.set_progress(frac)
         xb, yb = [], []
         for j in rng.integers(0, len(x_tr), bs):
             n = len(x_tr[j])
@@ -335,6 +412,8 @@ def main():
             elif name.startswith("vqL1_") and re.fullmatch(r"\d+(d\d+)?", name[5:]):   # vqL1_<ids>[d<code dim>]
                 codes, _, dim = name[5:].partition("d")
                 bottleneck = partial(LearnedVQ, n_codes=int(codes), dim=int(dim or 64))
+            elif re.fullmatch(r"evqc?L1_\d+", name):     # evqL1_<ids>: EMA codebook; evqcL1_: on the sphere
+                bottleneck = partial(EmaVQ, n_codes=int(name.split("_")[1]), cosine=name.startswith("evqc"))
             elif name.startswith("fsqL1_") and re.fullmatch(r"\d+(x\d+)*", name[6:]):   # fsqL1_8x8x8x8
                 bottleneck = partial(ScalarQuantizer, levels=tuple(int(v) for v in name[6:].split("x")))
             elif name.startswith("linL1_") and name[6:].isdigit():    # the projection alone, not quantised
@@ -356,7 +435,7 @@ def main():
                       f"{len(set(torch.cat(x_tr).tolist()))}", flush=True)
             preds, steps, model = train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, a.minutes,
                                              right_context=a.right_context, bottleneck=bottleneck)
-            if a.save_vq and name.startswith("vqL1_"):
+            if a.save_vq and name.startswith(("vqL1_", "evqL1_", "evqcL1_")):
                 # the learned unit inventory itself: models.ReconstructionQuantizer installs it in the encoder
                 torch.save({"input": name, "layer": LAYER, "feat_mean": fm, "feat_std": fs, "hidden_mean": hm,
                             "hidden_std": hs, "proj_weight": model.vq.proj.weight.detach().clone(),
