@@ -46,15 +46,20 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common2 import DATA2, TRAINING, WORK2, load_json, save_json  # noqa: E402
+from common2 import DATA2, TRAINING, WORK2, load_json, pad_to_tokens, save_json, vmel_np  # noqa: E402
 from evaluate_part2 import OUT, recognize, wer  # noqa: E402
+from fresh_sentences import SETS, near_duplicates  # noqa: E402
+from make_data import flite_slt  # noqa: E402
 from tokenize_data import assign, kmeans, length_batches  # noqa: E402
 from vocoder import Vocoder, VocoderConfig  # noqa: E402
 sys.path.insert(0, TRAINING)
 from infer import load_encoder  # noqa: E402
+from models import CHARS, text_to_chars  # noqa: E402
 
 N_REPLIES = 13
 LAYER = 1
+N_CHARS = len(CHARS)
+N_EVAL = 33             # the evaluation split: 13 replies, then the 20 sentences
 
 
 def clips(split):
@@ -276,6 +281,7 @@ class Regressor(nn.Module):
         self.vq_loss = torch.zeros(())
         if self.vq is not None:
             x, self.ids, self.vq_loss = self.vq(x)
+            self.q = x                          # the (quantised) code vectors, for an auxiliary head
         h = self.inp(self.emb(x) if self.emb is not None else x).transpose(1, 2)
         R, T = self.right_context, h.shape[-1]
         if R > 0:
@@ -289,12 +295,18 @@ class Regressor(nn.Module):
         return self.out(F.gelu(h)).transpose(1, 2)
 
 
-def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, right_context=-1, bottleneck=None):
+def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, right_context=-1, bottleneck=None,
+               chars_tr=None, ctc_weight=0.0):
+    """ctc_weight > 0: the chosen code vectors must also spell the clip (CTC on characters, two slots per 80 ms, one
+    linear map per token as in the encoder's own q_ctc head), so the codes keep what tells words apart and not only
+    what lowers the mel's L1. chars_tr: per training clip, its character ids."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     d_in = 0 if n_codes else x_tr[0].shape[-1]
     model = Regressor(d_in, n_codes, right_context=right_context, bottleneck=bottleneck)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
+    ctc_head = nn.Linear(model.vq.dim, 2 * N_CHARS) if ctc_weight else None
+    opt = torch.optim.AdamW(list(model.parameters()) + (list(ctc_head.parameters()) if ctc_head else []),
+                            lr=2e-3, weight_decay=0.01)
     crop, bs, step, t0 = 48, 16, 0, time.time()
     while time.time() - t0 < minutes * 60:
         frac = (time.time() - t0) / (minutes * 60)
@@ -302,7 +314,7 @@ def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, right_con
             g["lr"] = 2e-3 * min(1.0, (step + 1) / 100) * 0.5 * (1 + np.cos(np.pi * frac))
         if hasattr(model.vq, "set_progress"):
             model.vq.set_progress(frac)
-        xb, yb = [], []
+        xb, yb, whole = [], [], []
         for j in rng.integers(0, len(x_tr), bs):
             n = len(x_tr[j])
             s = int(rng.integers(0, max(1, n - crop + 1)))
@@ -314,9 +326,18 @@ def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, right_con
                 yy = torch.cat([yy, yy[-1:].repeat(4 * pad, 1)])
             xb.append(xx)
             yb.append(yy)
+            whole.append((len(xb) - 1, n, int(j)) if n <= crop else None)   # the CTC needs the clip's whole text
         pred = model(torch.stack(xb))
         y = torch.stack(yb)
         loss = (pred - y).abs().mean() + F.mse_loss(pred, y) + model.vq_loss
+        whole = [w for w in whole if w is not None]
+        if ctc_head is not None and whole:
+            b_idx = torch.tensor([w[0] for w in whole])
+            logits = ctc_head(model.q[b_idx]).reshape(len(whole), 2 * crop, N_CHARS)
+            tgt = [chars_tr[w[2]] for w in whole]
+            loss = loss + ctc_weight * F.ctc_loss(
+                F.log_softmax(logits, -1).transpose(0, 1), torch.cat(tgt), torch.tensor([2 * w[1] for w in whole]),
+                torch.tensor([len(t) for t in tgt]), zero_infinity=True)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -340,6 +361,9 @@ def main():
     ap.add_argument("--broad", action="store_true", help="train on the broad slt split too (make_data.py --broad)")
     ap.add_argument("--save-vq", action="store_true",
                     help="keep each learned [feature ; layer-1] codebook (work/part2/units_<input>.pt under training/)")
+    ap.add_argument("--extra-sets", default="",
+                    help="fresh sentence sets of fresh_sentences.py (e.g. l,m) measured too: flite slt's audio of "
+                         "sentences in no training split, ~320 words each against the 20 sentences' 167")
     ap.add_argument("--right-context", type=int, default=-1,
                     help="tokens of look-ahead the regressor may use (causal stack; -1: +-16 tokens, the default)")
     a = ap.parse_args()
@@ -352,7 +376,21 @@ def main():
         w_b, m_b = clips("broad")
         w_tr, m_tr = w_tr + w_b, m_tr + m_b
     w_ev, m_ev = clips("eval")
+    chars_tr = [torch.tensor(text_to_chars(m["text"]), dtype=torch.long)
+                for split in (("train", "broad") if a.broad else ("train",))
+                for m in load_json(os.path.join(DATA2, f"slt_{split}.json"))]
+    assert len(chars_tr) == len(w_tr)
     texts = [m["text"] for m in load_json(os.path.join(DATA2, "slt_eval.json"))]
+    assert len(texts) == N_EVAL
+    sets = {}       # name -> (first index in w_ev, count): the extra sets ride behind the 33 evaluation clips
+    for name in filter(None, a.extra_sets.split(",")):
+        sentences = SETS[name]
+        assert not near_duplicates(name, share=1.01), f"set {name} repeats a known sentence"
+        with tempfile.TemporaryDirectory() as td:
+            waves = [(pad_to_tokens(flite_slt(t, td)) * 32767).astype(np.int16) for t in sentences]
+        sets[name] = (len(w_ev), len(waves))
+        w_ev, m_ev, texts = (w_ev + waves, m_ev + [vmel_np(w.astype(np.float32) / 32768.0) for w in waves],
+                             texts + list(sentences))
     enc = load_encoder()
     inputs = a.inputs.split(",")
     keep_mel = any(n.startswith("mlpMelL1_") for n in inputs)     # 2.5 KB per token: only when an input reads it
@@ -397,9 +435,14 @@ def main():
         ref_copy = [recognize(vocode((m - mean) / std), td) for m in m_ev]
         res["rows"]["copy-synthesis (true mel)"] = {
             "wer_replies": wer(texts[:N_REPLIES], ref_copy[:N_REPLIES]),
-            "wer_sentences": wer(texts[N_REPLIES:], ref_copy[N_REPLIES:])}
+            "wer_sentences": wer(texts[N_REPLIES:N_EVAL], ref_copy[N_REPLIES:N_EVAL]),
+            **{f"wer_set_{k}": wer(texts[i:i + n], ref_copy[i:i + n]) for k, (i, n) in sets.items()},
+            **({"wer_extra_sets": wer(texts[N_EVAL:], ref_copy[N_EVAL:])} if sets else {})}
         print(res["rows"], flush=True)
-        for name in inputs:
+        for full_name in inputs:
+            # <input>@ctc<weight>, e.g. vqL1_4096@ctc0.5: the same input, its codes also trained to spell the clip
+            name, _, ctc = full_name.partition("@ctc")
+            ctc_weight = float(ctc) if ctc else 0.0
             n_codes, kmeans_codes, bottleneck, src = 0, 0, None, joint   # most inputs read [feature ; layer-1]
             if name.startswith("mlpL1_") or name.startswith("mlpMelL1_"):
                 src = joint if name.startswith("mlpL1_") else with_mel
@@ -433,24 +476,31 @@ def main():
                 x_tr, x_ev, n_codes = [assign(x, c) for x in x_tr], [assign(x, c) for x in x_ev], kmeans_codes
                 print(f"{name}: k-means in {time.time() - t1:.0f}s, codes used "
                       f"{len(set(torch.cat(x_tr).tolist()))}", flush=True)
-            preds, steps, model = train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, a.minutes,
-                                             right_context=a.right_context, bottleneck=bottleneck)
+            if ctc_weight and bottleneck is None:
+                raise SystemExit(f"{full_name}: @ctc needs an input with a bottleneck (vqL1_, evqL1_, linL1_ ...)")
+            preds, steps, model = train_eval(full_name, x_tr, x_ev, y_tr, y_ev, n_codes, a.minutes,
+                                             right_context=a.right_context, bottleneck=bottleneck,
+                                             chars_tr=chars_tr, ctc_weight=ctc_weight)
             if a.save_vq and name.startswith(("vqL1_", "evqL1_", "evqcL1_")):
                 # the learned unit inventory itself: models.ReconstructionQuantizer installs it in the encoder
                 torch.save({"input": name, "layer": LAYER, "feat_mean": fm, "feat_std": fs, "hidden_mean": hm,
                             "hidden_std": hs, "proj_weight": model.vq.proj.weight.detach().clone(),
                             "proj_bias": model.vq.proj.bias.detach().clone(),
                             "codebook": model.vq.codebook.detach().clone(), "steps": steps,
-                            "minutes": a.minutes}, os.path.join(WORK2, f"units_{name}.pt"))
+                            "minutes": a.minutes, "ctc_weight": ctc_weight},
+                           os.path.join(WORK2, f"units_{full_name}.pt"))
             hyps = [recognize(vocode(p), td) for p in preds]
             l1 = [float(np.abs((p * std + mean) - m).mean()) for p, m in zip(preds, m_ev)]
             row = {"steps": steps, "right_context": a.right_context, "mel_l1_replies": float(np.mean(l1[:N_REPLIES])),
-                   "mel_l1_sentences": float(np.mean(l1[N_REPLIES:])),
+                   "mel_l1_sentences": float(np.mean(l1[N_REPLIES:N_EVAL])),
+                   **({"mel_l1_extra_sets": float(np.mean(l1[N_EVAL:]))} if sets else {}),
                    "wer_replies": wer(texts[:N_REPLIES], hyps[:N_REPLIES]),
-                   "wer_sentences": wer(texts[N_REPLIES:], hyps[N_REPLIES:]),
+                   "wer_sentences": wer(texts[N_REPLIES:N_EVAL], hyps[N_REPLIES:N_EVAL]),
+                   **{f"wer_set_{k}": wer(texts[i:i + n], hyps[i:i + n]) for k, (i, n) in sets.items()},
+                   **({"wer_extra_sets": wer(texts[N_EVAL:], hyps[N_EVAL:])} if sets else {}),
                    "example": {"ref": texts[1], "hyp": hyps[1]}}
-            res["rows"][name] = row
-            print(name, row, flush=True)
+            res["rows"][full_name] = row
+            print(full_name, row, flush=True)
             save_json(os.path.join(OUT, a.out), res)
 
 
