@@ -23,11 +23,16 @@ Inputs (all from the pack's encoder on the slt corpus of make_data.py):
   fsqL1_8x8x8x8  the same input through finite scalar quantisation (4 dimensions of 8 levels: 4,096 ids; any
               fsqL1_<L>x<L>...)
   linL1_64       the same input through the VQ's linear projection to 64 (or any <dim>) dimensions, not quantised
+  pvqL1_64x64    the same input through product quantisation: two 32-d slices of 64 codes each (4,096 ids)
   rvqL1_4096x2   the same input through a two-stage residual VQ (two ids per 80 ms: a contract change, measured)
   mlpL1_1024     the same codebook behind a per-token MLP (2 x 512 GELU) instead of one linear projection
   mlpMelL1_1024  that MLP over [the step's own 8 input mel frames ; feature ; layer-1 hidden]: the encoder is
               voice-invariant by training, so the acoustic detail a detokenizer needs is read from the mel itself;
               still one token per 80 ms with no context beyond the step graph's own inputs (no new cache)
+  evqL1_4096     the learned VQ with codes moved by moving averages (EmaVQ: k-means start, restarts only early);
+              evqcL1_4096 the same on the unit sphere
+  <input>@ctc<w> that input, its code vectors also trained to spell the clip (CTC on characters, weight w)
+With --extra-sets l,m the regressor is also measured on fresh sentence sets of fresh_sentences.py (~320 words each).
 
 usage: /usr/bin/python3 training/part2/probe_units.py [--minutes 6] [--threads 1] [--inputs units512,feat,...]
 Writes work/part2/eval/probe_units.json under training/.
@@ -219,6 +224,29 @@ class ResidualVQ(nn.Module):
             q = q.detach()                      # its value is the chosen code vector
             total, r, loss, ids = total + q, r - q, loss + l, ids * self.n_codes + i
         return z + (total - z).detach(), ids, loss
+
+
+class ProductVQ(nn.Module):
+    """Product quantisation (as wav2vec 2.0's grouped codebooks): the 64-d projection is cut into `parts` slices, each
+    quantised by its own small learned codebook (the shipped recipe, LearnedVQ); the id is the mixed-radix number of
+    the slice ids, so 2 slices of 64 codes are still 4,096 ids, one per 80 ms (the contract unchanged). Each small
+    codebook sees every token, so no code starves as one of 4,096 can."""
+
+    def __init__(self, d_in, n_codes, parts=2, dim=64):
+        super().__init__()
+        self.n_codes, self.dim = n_codes, dim
+        self.proj = nn.Linear(d_in, dim)
+        self.parts = nn.ModuleList([LearnedVQ(dim // parts, n_codes, dim // parts) for _ in range(parts)])
+        for p in self.parts:
+            p.proj = nn.Identity()
+
+    def forward(self, x):
+        z = self.proj(x)
+        qs, ids, loss = [], torch.zeros(z.shape[:-1], dtype=torch.long), torch.zeros(())
+        for p, zp in zip(self.parts, z.chunk(len(self.parts), -1)):
+            q, i, lp = p(zp)
+            qs, ids, loss = qs + [q], ids * self.n_codes + i, loss + lp
+        return torch.cat(qs, -1), ids, loss
 
 
 class ScalarQuantizer(nn.Module):
@@ -457,6 +485,10 @@ def main():
                 bottleneck = partial(LearnedVQ, n_codes=int(codes), dim=int(dim or 64))
             elif re.fullmatch(r"evqc?L1_\d+", name):     # evqL1_<ids>: EMA codebook; evqcL1_: on the sphere
                 bottleneck = partial(EmaVQ, n_codes=int(name.split("_")[1]), cosine=name.startswith("evqc"))
+            elif re.fullmatch(r"pvqL1_\d+(x\d+)+", name):     # pvqL1_64x64: two slices of 64 codes = 4,096 ids
+                sizes = [int(v) for v in name[6:].split("x")]
+                assert len(set(sizes)) == 1, "product slices of one size"
+                bottleneck = partial(ProductVQ, n_codes=sizes[0], parts=len(sizes))
             elif name.startswith("fsqL1_") and re.fullmatch(r"\d+(x\d+)*", name[6:]):   # fsqL1_8x8x8x8
                 bottleneck = partial(ScalarQuantizer, levels=tuple(int(v) for v in name[6:].split("x")))
             elif name.startswith("linL1_") and name[6:].isdigit():    # the projection alone, not quantised
