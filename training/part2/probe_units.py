@@ -24,6 +24,7 @@ Inputs (all from the pack's encoder on the slt corpus of make_data.py):
               fsqL1_<L>x<L>...)
   linL1_64       the same input through the VQ's linear projection to 64 (or any <dim>) dimensions, not quantised
   pvqL1_64x64    the same input through product quantisation: two 32-d slices of 64 codes each (4,096 ids)
+  vq25L1_4096    one learned id per 40 ms half instead of per 80 ms (25 Hz; a contract change, measured)
   rvqL1_4096x2   the same input through a two-stage residual VQ (two ids per 80 ms: a contract change, measured)
   mlpL1_1024     the same codebook behind a per-token MLP (2 x 512 GELU) instead of one linear projection
   mlpMelL1_1024  that MLP over [the step's own 8 input mel frames ; feature ; layer-1 hidden]: the encoder is
@@ -247,6 +248,24 @@ class ProductVQ(nn.Module):
             q, i, lp = p(zp)
             qs, ids, loss = qs + [q], ids * self.n_codes + i, loss + lp
         return torch.cat(qs, -1), ids, loss
+
+
+class HalfTokenVQ(nn.Module):
+    """Two ids per 80 ms, one per 40 ms half (25 Hz, as CosyVoice's and Moshi's token rates): each half's input is
+    [feature ; that half's layer-1 hidden state] (the encoder's layer 1 runs at 25 Hz), quantised by one shared
+    learned codebook (the shipped recipe); the regressor reads both code vectors. A contract change (the decoder would
+    emit two audio ids per step), measured to know what the token rate is worth."""
+
+    def __init__(self, d_in, n_codes, dim=64, d_feat=256):
+        super().__init__()
+        self.d_feat, self.n_codes, self.dim = d_feat, n_codes, 2 * dim
+        self.vq = LearnedVQ(d_feat + (d_in - d_feat) // 2, n_codes, dim)
+
+    def forward(self, x):
+        f, h = x[..., :self.d_feat], x[..., self.d_feat:]
+        h1, h2 = h.chunk(2, -1)
+        (q1, i1, l1), (q2, i2, l2) = self.vq(torch.cat([f, h1], -1)), self.vq(torch.cat([f, h2], -1))
+        return torch.cat([q1, q2], -1), i1 * self.n_codes + i2, l1 + l2
 
 
 class ScalarQuantizer(nn.Module):
@@ -489,6 +508,8 @@ def main():
                 sizes = [int(v) for v in name[6:].split("x")]
                 assert len(set(sizes)) == 1, "product slices of one size"
                 bottleneck = partial(ProductVQ, n_codes=sizes[0], parts=len(sizes))
+            elif re.fullmatch(r"vq25L1_\d+", name):       # two ids per 80 ms, one per 40 ms half
+                bottleneck = partial(HalfTokenVQ, n_codes=int(name[7:]))
             elif name.startswith("fsqL1_") and re.fullmatch(r"\d+(x\d+)*", name[6:]):   # fsqL1_8x8x8x8
                 bottleneck = partial(ScalarQuantizer, levels=tuple(int(v) for v in name[6:].split("x")))
             elif name.startswith("linL1_") and name[6:].isdigit():    # the projection alone, not quantised
