@@ -305,14 +305,20 @@ def near_duplicates(name, share=0.6):
     return found
 
 
-def fresh_set(name, units=None):
-    """The sentences of set `name`, flite slt's audio of them (int16, whole tokens) and their semantic tokens."""
+def fresh_waves(name):
+    """The sentences of set `name` and flite slt's audio of them (int16, whole tokens); none may be a known one."""
     fresh = SETS[name]
     known = {text_key(s) for s in known_sentences(name)}
     assert not any(text_key(s) in known for s in fresh), \
         "a fresh sentence is in the training (incl. broad), evaluation or other fresh set"
     with tempfile.TemporaryDirectory() as td:
         waves = [(pad_to_tokens(flite_slt(s, td)) * 32767).astype(np.int16) for s in fresh]
+    return fresh, waves
+
+
+def fresh_set(name, units=None):
+    """The sentences of set `name`, flite slt's audio of them (int16, whole tokens) and their semantic tokens."""
+    fresh, waves = fresh_waves(name)
     toks = tokenize(load_encoder(os.path.join(TRAINING, "runs", "encoder", "final.pt"), units=units), waves)
     return fresh, waves, toks
 

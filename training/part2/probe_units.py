@@ -52,10 +52,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common2 import DATA2, TRAINING, WORK2, load_json, pad_to_tokens, save_json, vmel_np  # noqa: E402
+from common2 import DATA2, TRAINING, WORK2, load_json, save_json, vmel_np  # noqa: E402
 from evaluate_part2 import OUT, recognize, wer  # noqa: E402
-from fresh_sentences import SETS, near_duplicates  # noqa: E402
-from make_data import flite_slt  # noqa: E402
+from fresh_sentences import fresh_waves  # noqa: E402
 from tokenize_data import assign, kmeans, length_batches  # noqa: E402
 from vocoder import Vocoder, VocoderConfig  # noqa: E402
 sys.path.insert(0, TRAINING)
@@ -431,10 +430,7 @@ def main():
     assert len(texts) == N_EVAL
     sets = {}       # name -> (first index in w_ev, count): the extra sets ride behind the 33 evaluation clips
     for name in filter(None, a.extra_sets.split(",")):
-        sentences = SETS[name]
-        assert not near_duplicates(name, share=1.01), f"set {name} repeats a known sentence"
-        with tempfile.TemporaryDirectory() as td:
-            waves = [(pad_to_tokens(flite_slt(t, td)) * 32767).astype(np.int16) for t in sentences]
+        sentences, waves = fresh_waves(name)
         sets[name] = (len(w_ev), len(waves))
         w_ev, m_ev, texts = (w_ev + waves, m_ev + [vmel_np(w.astype(np.float32) / 32768.0) for w in waves],
                              texts + list(sentences))
