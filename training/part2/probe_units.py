@@ -44,6 +44,7 @@ import re
 import sys
 import tempfile
 import time
+from collections import deque
 from functools import partial
 
 import numpy as np
@@ -127,6 +128,13 @@ class LearnedVQ(nn.Module):
                     self.usage[dead] = 1.0
         return z + (q - z).detach(), ids.view(z.shape[:-1]), loss
 
+    @classmethod
+    def on_projected(cls, dim, n_codes):
+        """A codebook over vectors already projected by its owner (a residual stage, a product slice)."""
+        vq = cls(dim, n_codes, dim)
+        vq.proj = nn.Identity()
+        return vq
+
 
 class EmaVQ(nn.Module):
     """A codebook learned by running k-means statistics instead of gradients, started from the trained projection.
@@ -145,18 +153,16 @@ class EmaVQ(nn.Module):
         super().__init__()
         self.proj = nn.Linear(d_in, dim)
         self.dim, self.n_codes, self.warm, self.restart_until = dim, n_codes, warm, restart_until
-        self.decay, self.cosine, self.bank_batches = decay, cosine, bank
+        self.decay, self.cosine = decay, cosine
         self.register_buffer("codebook", torch.zeros(n_codes, dim))
         self.register_buffer("ema_count", torch.zeros(n_codes))
         self.register_buffer("ema_sum", torch.zeros(n_codes, dim))
-        self.progress, self.started, self.bank = 0.0, False, []
-
-    def set_progress(self, frac):
-        self.progress = frac
+        # progress: the fraction of the training time spent, set by train_eval before each step
+        self.progress, self.started, self.bank = 0.0, False, deque(maxlen=bank)
 
     def _start(self, per_batch):
-        x = torch.cat(self.bank)
-        self.bank = []
+        x = torch.cat(list(self.bank))
+        self.bank.clear()
         c = kmeans(x, k=self.n_codes, iters=10)
         if self.cosine:
             c = F.normalize(c, dim=-1)
@@ -175,7 +181,7 @@ class EmaVQ(nn.Module):
             if not self.training:
                 raise RuntimeError("EmaVQ evaluated before its codebook was started")
             if self.progress < self.warm:                     # continuous phase: the regressor learns on z itself
-                self.bank = (self.bank + [flat.detach().clone()])[-self.bank_batches:]
+                self.bank.append(flat.detach().clone())
                 return z, torch.zeros(z.shape[:-1], dtype=torch.long), torch.zeros(())
             with torch.no_grad():
                 self._start(len(flat))
@@ -212,9 +218,7 @@ class ResidualVQ(nn.Module):
         super().__init__()
         self.n_codes, self.dim = n_codes, dim
         self.proj = nn.Linear(d_in, dim)
-        self.stages = nn.ModuleList([LearnedVQ(dim, n_codes, dim) for _ in range(stages)])
-        for st in self.stages:
-            st.proj = nn.Identity()
+        self.stages = nn.ModuleList([LearnedVQ.on_projected(dim, n_codes) for _ in range(stages)])
 
     def forward(self, x):
         z = self.proj(x)
@@ -236,9 +240,7 @@ class ProductVQ(nn.Module):
         super().__init__()
         self.n_codes, self.dim = n_codes, dim
         self.proj = nn.Linear(d_in, dim)
-        self.parts = nn.ModuleList([LearnedVQ(dim // parts, n_codes, dim // parts) for _ in range(parts)])
-        for p in self.parts:
-            p.proj = nn.Identity()
+        self.parts = nn.ModuleList([LearnedVQ.on_projected(dim // parts, n_codes) for _ in range(parts)])
 
     def forward(self, x):
         z = self.proj(x)
@@ -255,7 +257,7 @@ class HalfTokenVQ(nn.Module):
     learned codebook (the shipped recipe); the regressor reads both code vectors. A contract change (the decoder would
     emit two audio ids per step), measured to know what the token rate is worth."""
 
-    def __init__(self, d_in, n_codes, dim=64, d_feat=256):
+    def __init__(self, d_in, n_codes, d_feat, dim=64):
         super().__init__()
         self.d_feat, self.n_codes, self.dim = d_feat, n_codes, 2 * dim
         self.vq = LearnedVQ(d_feat + (d_in - d_feat) // 2, n_codes, dim)
@@ -358,8 +360,8 @@ def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, right_con
         frac = (time.time() - t0) / (minutes * 60)
         for g in opt.param_groups:
             g["lr"] = 2e-3 * min(1.0, (step + 1) / 100) * 0.5 * (1 + np.cos(np.pi * frac))
-        if hasattr(model.vq, "set_progress"):
-            model.vq.set_progress(frac)
+        if isinstance(model.vq, EmaVQ):
+            model.vq.progress = frac
         xb, yb, whole = [], [], []
         for j in rng.integers(0, len(x_tr), bs):
             n = len(x_tr[j])
@@ -372,11 +374,11 @@ def train_eval(name, x_tr, x_ev, y_tr, y_ev, n_codes, minutes, seed=0, right_con
                 yy = torch.cat([yy, yy[-1:].repeat(4 * pad, 1)])
             xb.append(xx)
             yb.append(yy)
-            whole.append((len(xb) - 1, n, int(j)) if n <= crop else None)   # the CTC needs the clip's whole text
+            if n <= crop:                       # the CTC needs the clip's whole text: (batch row, tokens, clip)
+                whole.append((len(xb) - 1, n, int(j)))
         pred = model(torch.stack(xb))
         y = torch.stack(yb)
         loss = (pred - y).abs().mean() + F.mse_loss(pred, y) + model.vq_loss
-        whole = [w for w in whole if w is not None]
         if ctc_head is not None and whole:
             b_idx = torch.tensor([w[0] for w in whole])
             logits = ctc_head(model.q[b_idx]).reshape(len(whole), 2 * crop, N_CHARS)
@@ -505,7 +507,7 @@ def main():
                 assert len(set(sizes)) == 1, "product slices of one size"
                 bottleneck = partial(ProductVQ, n_codes=sizes[0], parts=len(sizes))
             elif re.fullmatch(r"vq25L1_\d+", name):       # two ids per 80 ms, one per 40 ms half
-                bottleneck = partial(HalfTokenVQ, n_codes=int(name[7:]))
+                bottleneck = partial(HalfTokenVQ, n_codes=int(name[7:]), d_feat=len(fm))
             elif name.startswith("fsqL1_") and re.fullmatch(r"\d+(x\d+)*", name[6:]):   # fsqL1_8x8x8x8
                 bottleneck = partial(ScalarQuantizer, levels=tuple(int(v) for v in name[6:].split("x")))
             elif name.startswith("linL1_") and name[6:].isdigit():    # the projection alone, not quantised
@@ -518,6 +520,8 @@ def main():
                 src, kmeans_codes = (feature if name == "units4096" else joint), 4096
             elif name != "feat+l1":
                 raise SystemExit(f"unknown input {name}")
+            if ctc_weight and bottleneck is None:
+                raise SystemExit(f"{full_name}: @ctc needs an input with a bottleneck (vqL1_, evqL1_, linL1_ ...)")
             x_tr, x_ev = [src(e) for e in e_tr], [src(e) for e in e_ev]
             if kmeans_codes:
                 t1 = time.time()
@@ -525,8 +529,6 @@ def main():
                 x_tr, x_ev, n_codes = [assign(x, c) for x in x_tr], [assign(x, c) for x in x_ev], kmeans_codes
                 print(f"{name}: k-means in {time.time() - t1:.0f}s, codes used "
                       f"{len(set(torch.cat(x_tr).tolist()))}", flush=True)
-            if ctc_weight and bottleneck is None:
-                raise SystemExit(f"{full_name}: @ctc needs an input with a bottleneck (vqL1_, evqL1_, linL1_ ...)")
             preds, steps, model = train_eval(full_name, x_tr, x_ev, y_tr, y_ev, n_codes, a.minutes,
                                              right_context=a.right_context, bottleneck=bottleneck,
                                              chars_tr=chars_tr, ctc_weight=ctc_weight)
