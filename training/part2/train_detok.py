@@ -168,7 +168,11 @@ def own_prefix(model, x1, tok, is_pre, win, rng_t, p):
     return torch.where(pick, x, x1)
 
 
-def fm_loss(model, batch, rng_t, device="cpu", amp=False, grid_steps=0, grid_p=0.0, self_prefix_p=0.0):
+def fm_loss(model, batch, rng_t, device="cpu", amp=False, grid_steps=0, grid_p=0.0, self_prefix_p=0.0, x1_l1=0.0):
+    """x1_l1 > 0 adds that weight times the L1 error of the clean mel the velocity implies, x1_hat = x_t + (1 - t) v.
+    At t = 0 that is exactly what N = 1 inference outputs; the velocity's MSE alone makes it the conditional mean,
+    and the probe regressor, trained with L1 + MSE, reads better from the same tokens (session 19: 68.9 against the
+    DiT's 75.5 % on fresh sets l+m), so the same mix is asked of the DiT's one-step output."""
     x1, tok, is_pre, win, mask = [b.to(device, non_blocking=True) for b in batch]
     B, T, _ = x1.shape
     t = sample_t(B, rng_t, device, grid_steps, grid_p)
@@ -183,6 +187,8 @@ def fm_loss(model, batch, rng_t, device="cpu", amp=False, grid_steps=0, grid_p=0
     else:
         v = model.forward_train(x, tok, torch.arange(T, device=device), is_pre, t, mask)
     err = ((v - (x1 - x0)) ** 2).mean(-1)
+    if x1_l1 > 0:
+        err = err + x1_l1 * (xt + (1 - t[:, None, None]) * v - x1).abs().mean(-1)
     w = win.float()
     return (err * w).sum() / w.sum()
 
@@ -270,6 +276,8 @@ def main():
     ap.add_argument("--eval-every", type=float, default=0, help="minutes between eval_l1 measurements (0: off)")
     ap.add_argument("--self-prefix", type=float, default=0.0,
                     help="share of items whose prefix is the model's own N = 1 prediction instead of the clean mel")
+    ap.add_argument("--x1-l1", type=float, default=0.0,
+                    help="weight of an L1 loss on the clean mel implied by the velocity (the N = 1 output at t = 0)")
     ap.add_argument("--max-lookahead", type=int, default=4,
                     help="training windows carry 0..this many look-ahead tokens (>= the schedule's lookahead_tokens)")
     ap.add_argument("--extra-splits", default="",
@@ -351,6 +359,8 @@ def main():
 
     recipe = {"lr": a.lr, "bs": a.bs, "ema": a.ema, "t_grid": a.t_grid, "t_grid_p": a.t_grid_p if a.t_grid else 0.0,
               "self_prefix": a.self_prefix, "reply_p": a.reply_p, "max_lookahead": a.max_lookahead}
+    if a.x1_l1:
+        recipe["x1_l1"] = a.x1_l1
     if a.extra_splits:
         recipe["extra_splits"] = a.extra_splits
     if isinstance(model.tok, CodebookEmbedding):
@@ -383,7 +393,7 @@ def main():
         lr = a.lr * min(1.0, (step + 1) / 200) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        loss = fm_loss(model, next(source), rng_t, dev, amp, a.t_grid, a.t_grid_p, a.self_prefix)
+        loss = fm_loss(model, next(source), rng_t, dev, amp, a.t_grid, a.t_grid_p, a.self_prefix, a.x1_l1)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
