@@ -414,6 +414,9 @@ def main():
                          "sentences in no training split, ~320 words each against the 20 sentences' 167")
     ap.add_argument("--right-context", type=int, default=-1,
                     help="tokens of look-ahead the regressor may use (causal stack; -1: +-16 tokens, the default)")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="the regressor's and bottleneck's draws (0: every earlier probe's); another seed prices the "
+                         "run-to-run spread of one recipe")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     os.makedirs(OUT, exist_ok=True)
@@ -530,7 +533,7 @@ def main():
                 print(f"{name}: k-means in {time.time() - t1:.0f}s, codes used "
                       f"{len(set(torch.cat(x_tr).tolist()))}", flush=True)
             preds, steps, model = train_eval(full_name, x_tr, x_ev, y_tr, y_ev, n_codes, a.minutes,
-                                             right_context=a.right_context, bottleneck=bottleneck,
+                                             seed=a.seed, right_context=a.right_context, bottleneck=bottleneck,
                                              chars_tr=chars_tr, ctc_weight=ctc_weight)
             if a.save_vq and name.startswith(("vqL1_", "evqL1_", "evqcL1_")):
                 # the learned unit inventory itself: models.ReconstructionQuantizer installs it in the encoder
@@ -539,10 +542,10 @@ def main():
                             "proj_bias": model.vq.proj.bias.detach().clone(),
                             "codebook": model.vq.codebook.detach().clone(), "steps": steps,
                             "minutes": a.minutes, "ctc_weight": ctc_weight},
-                           os.path.join(WORK2, f"units_{full_name}.pt"))
+                           os.path.join(WORK2, f"units_{full_name}{f'_seed{a.seed}' if a.seed else ''}.pt"))
             hyps = [recognize(vocode(p), td) for p in preds]
             l1 = [float(np.abs((p * std + mean) - m).mean()) for p, m in zip(preds, m_ev)]
-            row = {"steps": steps, "right_context": a.right_context, "mel_l1_replies": float(np.mean(l1[:N_REPLIES])),
+            row = {"steps": steps, "seed": a.seed, "right_context": a.right_context, "mel_l1_replies": float(np.mean(l1[:N_REPLIES])),
                    "mel_l1_sentences": float(np.mean(l1[N_REPLIES:N_EVAL])),
                    **({"mel_l1_extra_sets": float(np.mean(l1[N_EVAL:]))} if sets else {}),
                    "wer_replies": wer(texts[:N_REPLIES], hyps[:N_REPLIES]),
