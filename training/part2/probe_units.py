@@ -36,6 +36,7 @@ Inputs (all from the pack's encoder on the slt corpus of make_data.py):
 With --extra-sets l,m the regressor is also measured on fresh sentence sets of fresh_sentences.py (~320 words each).
 
 usage: /usr/bin/python3 training/part2/probe_units.py [--minutes 6] [--threads 1] [--inputs units512,feat,...]
+       [--seed 0]
 Writes work/part2/eval/probe_units.json under training/.
 """
 import argparse
@@ -545,7 +546,8 @@ def main():
                            os.path.join(WORK2, f"units_{full_name}{f'_seed{a.seed}' if a.seed else ''}.pt"))
             hyps = [recognize(vocode(p), td) for p in preds]
             l1 = [float(np.abs((p * std + mean) - m).mean()) for p, m in zip(preds, m_ev)]
-            row = {"steps": steps, "seed": a.seed, "right_context": a.right_context, "mel_l1_replies": float(np.mean(l1[:N_REPLIES])),
+            row = {"steps": steps, "seed": a.seed, "right_context": a.right_context,
+                   "mel_l1_replies": float(np.mean(l1[:N_REPLIES])),
                    "mel_l1_sentences": float(np.mean(l1[N_REPLIES:N_EVAL])),
                    **({"mel_l1_extra_sets": float(np.mean(l1[N_EVAL:]))} if sets else {}),
                    "wer_replies": wer(texts[:N_REPLIES], hyps[:N_REPLIES]),

@@ -1,7 +1,8 @@
 """Train the flow-matching DiT detokenizer (conditional flow matching, rectified-flow path) WITH the streaming
 attention pattern: every training item is [clean prefix split into random emitted segments (t = 0.999,
 block-causal) | one noisy window (random emitted size + random look-ahead, t ~ U(0,1)) attending to the whole
-prefix and itself]; loss = MSE(velocity) on the window frames.
+prefix and itself]; loss = MSE(velocity) on the window frames (--x1-l1 W: + W x L1 of the clean mel the velocity
+implies; the log's fm_loss is then that sum).
 --t-grid N puts most window times on the inference Euler grid (k / N); --reply-p draws that share of the items from
 the 13 replies' clips (the agent only ever speaks those codes; the held-out sentences measure generalisation).
 Resumable: training/runs/part2/detok/last.pt.
