@@ -36,7 +36,7 @@ Inputs (all from the pack's encoder on the slt corpus of make_data.py):
 With --extra-sets l,m the regressor is also measured on fresh sentence sets of fresh_sentences.py (~320 words each).
 
 usage: /usr/bin/python3 training/part2/probe_units.py [--minutes 6] [--threads 1] [--inputs units512,feat,...]
-       [--seed 0]
+       [--seed 0] [--broad] [--more-splits broad2]
 Writes work/part2/eval/probe_units.json under training/.
 """
 import argparse
@@ -408,6 +408,8 @@ def main():
     ap.add_argument("--inputs", default="units512,units4096,feat,feat+l1,unitsL1_4096,vq4096,vqL1_4096")
     ap.add_argument("--out", default="probe_units.json")
     ap.add_argument("--broad", action="store_true", help="train on the broad slt split too (make_data.py --broad)")
+    ap.add_argument("--more-splits", default="",
+                    help="further slt splits to train on after train (+ broad), e.g. broad2 (make_data.py --broad2)")
     ap.add_argument("--save-vq", action="store_true",
                     help="keep each learned [feature ; layer-1] codebook (work/part2/units_<input>.pt under training/)")
     ap.add_argument("--extra-sets", default="",
@@ -427,9 +429,13 @@ def main():
     if a.broad:
         w_b, m_b = clips("broad")
         w_tr, m_tr = w_tr + w_b, m_tr + m_b
+    more = list(filter(None, a.more_splits.split(",")))
+    for split in more:
+        w_b, m_b = clips(split)
+        w_tr, m_tr = w_tr + w_b, m_tr + m_b
     w_ev, m_ev = clips("eval")
     chars_tr = [torch.tensor(text_to_chars(m["text"]), dtype=torch.long)
-                for split in (("train", "broad") if a.broad else ("train",))
+                for split in (["train"] + (["broad"] if a.broad else []) + more)
                 for m in load_json(os.path.join(DATA2, f"slt_{split}.json"))]
     assert len(chars_tr) == len(w_tr)
     texts = [m["text"] for m in load_json(os.path.join(DATA2, "slt_eval.json"))]
@@ -546,7 +552,7 @@ def main():
                            os.path.join(WORK2, f"units_{full_name}{f'_seed{a.seed}' if a.seed else ''}.pt"))
             hyps = [recognize(vocode(p), td) for p in preds]
             l1 = [float(np.abs((p * std + mean) - m).mean()) for p, m in zip(preds, m_ev)]
-            row = {"steps": steps, "seed": a.seed, "right_context": a.right_context,
+            row = {"steps": steps, "seed": a.seed, "right_context": a.right_context, "train_clips": len(x_tr),
                    "mel_l1_replies": float(np.mean(l1[:N_REPLIES])),
                    "mel_l1_sentences": float(np.mean(l1[N_REPLIES:N_EVAL])),
                    **({"mel_l1_extra_sets": float(np.mean(l1[N_EVAL:]))} if sets else {}),
