@@ -199,7 +199,8 @@ def broad2_sentences(n_grammar=2000, n_salad=3600):
                 break
         return out
 
-    return fresh_lines(grammar(n_grammar + 1000, seed=303), n_grammar) + fresh_lines(salad(n_salad, seed=404), n_salad)
+    return (fresh_lines(grammar(n_grammar + 1000, seed=303), n_grammar)
+            + fresh_lines(salad(n_salad, seed=404), n_salad))
 
 
 if __name__ == "__main__":

@@ -80,14 +80,19 @@ def listener(run):
         return np.concatenate([v, np.ones((len(v), 1), np.float32)], 1) @ w
 
     w_ev, m_ev = clips("eval")
-    refs = ["".join(c for c in m["text"].lower() if c in CHARS[1:]) for m in load_json(os.path.join(DATA2, "slt_eval.json"))]
-    rows = {"the encoder's own mel of slt's audio": [chars(logmel_stream_np(x.astype(np.float32) / 32768.0)) for x in w_ev],
+    texts = [m["text"] for m in load_json(os.path.join(DATA2, "slt_eval.json"))]
+    refs = ["".join(c for c in t.lower() if c in CHARS[1:]) for t in texts]
+    rows = {"the encoder's own mel of slt's audio":
+            [chars(logmel_stream_np(x.astype(np.float32) / 32768.0)) for x in w_ev],
             "slt's true detokenizer mel, mapped": [chars(mapped(m)) for m in m_ev],
             f"the DiT's mel ({run}), mapped": [chars(mapped(p * std + mean)) for p in dit_mels(run)]}
+
+    def cer(ref, hyp):
+        return 100 * sum(edit_distance(list(r), list(h)) for r, h in zip(ref, hyp)) / sum(len(r) for r in ref)
+
     for name, hyp in rows.items():
-        cer = [100 * sum(edit_distance(list(r), list(h)) for r, h in zip(refs[sl], hyp[sl])) / sum(len(r) for r in refs[sl])
-               for sl in (slice(0, N_REPLIES), slice(N_REPLIES, None))]
-        print(f"{name}: CER replies {cer[0]:.1f} %, 20 sentences {cer[1]:.1f} %")
+        print(f"{name}: CER replies {cer(refs[:N_REPLIES], hyp[:N_REPLIES]):.1f} %, "
+              f"20 sentences {cer(refs[N_REPLIES:], hyp[N_REPLIES:]):.1f} %")
 
 
 def noise(run):
