@@ -177,21 +177,24 @@ def broad_sentences(n_grammar=4000, n_salad=1600):
     return out
 
 
-def broad2_sentences(n_grammar=2000, n_salad=3600):
-    """A second broad split of the same generators with other seeds (session 21: does more text at the same codes help
-    unseen sentences?). More salad than grammar: another 4,000 grammar lines would mostly recombine the same ~1,000
-    words. No line equals a broad line, and none equals or shares 60 % of the content words of a held-out sentence
-    (evaluation or any fresh set), the test fresh_sentences.near_duplicates applies to a fresh set."""
+def broad_extra_sentences(k, n_grammar=2000, n_salad=3600):
+    """Extra broad split k (k = 2, 3, ...): the same generators with other seeds (session 21: more text at the same
+    codes, and a codebook learned with it, read unseen sentences better). More salad than grammar: another 4,000
+    grammar lines would mostly recombine the same ~1,000 words. No line equals a line of the broad split or of an
+    earlier extra split, and none equals or shares 60 % of the content words of a held-out sentence (evaluation or any
+    fresh set), the test fresh_sentences.near_duplicates applies to a fresh set."""
     from fresh_sentences import SETS, content_words
     from sentences import eval_sentences
+    assert k >= 2
     held = [(text_key(s), content_words(s)) for s in eval_sentences() + [x for v in SETS.values() for x in v]]
     seen = {text_key(s) for s in broad_sentences()}
+    seen |= {text_key(s) for j in range(2, k) for s in broad_extra_sentences(j, n_grammar, n_salad)}
 
     def fresh_lines(lines, n):
         out = []
         for s in lines:
             key, words = text_key(s), content_words(s)
-            if key in seen or any(key == k or len(w & words) >= 0.6 * max(1, len(w)) for k, w in held):
+            if key in seen or any(key == h or len(w & words) >= 0.6 * max(1, len(w)) for h, w in held):
                 continue
             seen.add(key)
             out.append(s)
@@ -199,8 +202,9 @@ def broad2_sentences(n_grammar=2000, n_salad=3600):
                 break
         return out
 
-    return (fresh_lines(grammar(n_grammar + 1000, seed=303), n_grammar)
-            + fresh_lines(salad(n_salad, seed=404), n_salad))
+    shift = 200 * (k - 2)
+    return (fresh_lines(grammar(n_grammar + 1000, seed=303 + shift), n_grammar)
+            + fresh_lines(salad(n_salad, seed=404 + shift), n_salad))
 
 
 if __name__ == "__main__":

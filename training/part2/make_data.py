@@ -7,8 +7,8 @@ mel_stats.json (per-bin mean/std over the training mel). The 13 replies are synt
 usage: nice -n 10 /usr/bin/python3 training/part2/make_data.py [--procs 2]
        nice -n 10 /usr/bin/python3 training/part2/make_data.py --broad [--procs 2]
               (slt_broad.{npz,json}: broad_text.py's 5,600 sentences, 5.1 h, for the detokenizer only)
-       nice -n 10 /usr/bin/python3 training/part2/make_data.py --broad2 [--procs 2]
-              (slt_broad2: broad_text.broad2_sentences, 5,600 more lines of the same generators; session 21)
+       nice -n 10 /usr/bin/python3 training/part2/make_data.py --broad-extra K [--procs 2]
+              (slt_broadK, K = 2, 3, ...: broad_text.broad_extra_sentences(K), 5,600 more lines each; session 21)
 """
 import argparse
 import multiprocessing
@@ -24,7 +24,7 @@ from scipy.io import wavfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common2 import DATA2, SR, ensure_dirs, pad_to_tokens, save_json, vmel_np  # noqa: E402
-from broad_text import broad2_sentences, broad_sentences  # noqa: E402
+from broad_text import broad_extra_sentences, broad_sentences  # noqa: E402
 from sentences import eval_sentences, train_sentences  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from corpus_text import REPLIES  # noqa: E402
@@ -74,16 +74,18 @@ def main():
     ap.add_argument("--procs", type=int, default=1)
     ap.add_argument("--broad", action="store_true",
                     help="build only the extra 'broad' split (broad_text.py); train/eval and mel_stats stay as they are")
-    ap.add_argument("--broad2", action="store_true", help="build only the second broad split (broad2_sentences)")
+    ap.add_argument("--broad-extra", type=int, default=0,
+                    help="K >= 2: build only extra broad split K (slt_broadK; broad_text.broad_extra_sentences)")
     a = ap.parse_args()
     ensure_dirs()
     if a.broad:
         rng = random.Random(13)
         build("broad", [(s, round(rng.uniform(0.9, 1.15), 2)) for s in broad_sentences()], a.procs)
         return
-    if a.broad2:
-        rng = random.Random(17)
-        build("broad2", [(s, round(rng.uniform(0.9, 1.15), 2)) for s in broad2_sentences()], a.procs)
+    if a.broad_extra:
+        rng = random.Random(17 + a.broad_extra - 2)
+        build(f"broad{a.broad_extra}", [(s, round(rng.uniform(0.9, 1.15), 2))
+                                         for s in broad_extra_sentences(a.broad_extra)], a.procs)
         return
     rng = random.Random(11)
     reply_set = set(REPLIES.values())
