@@ -409,7 +409,8 @@ def main():
     ap.add_argument("--out", default="probe_units.json")
     ap.add_argument("--broad", action="store_true", help="train on the broad slt split too (make_data.py --broad)")
     ap.add_argument("--more-splits", default="",
-                    help="further slt splits to train on after train (+ broad), e.g. broad2 (make_data.py --broad-extra 2)")
+                    help="further slt splits to train on after train (+ broad), e.g. broad2 "
+                         "(make_data.py --broad-extra 2)")
     ap.add_argument("--save-vq", action="store_true",
                     help="keep each learned [feature ; layer-1] codebook (work/part2/units_<input>.pt under training/)")
     ap.add_argument("--extra-sets", default="",
