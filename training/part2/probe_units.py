@@ -550,7 +550,8 @@ def main():
                             "proj_bias": model.vq.proj.bias.detach().clone(),
                             "codebook": model.vq.codebook.detach().clone(), "steps": steps,
                             "minutes": a.minutes, "ctc_weight": ctc_weight},
-                           os.path.join(WORK2, f"units_{full_name}{f'_seed{a.seed}' if a.seed else ''}.pt"))
+                           os.path.join(WORK2, f"units_{full_name}{f'_seed{a.seed}' if a.seed else ''}"
+                                               f"{''.join('+' + m for m in more)}.pt"))
             hyps = [recognize(vocode(p), td) for p in preds]
             l1 = [float(np.abs((p * std + mean) - m).mean()) for p, m in zip(preds, m_ev)]
             row = {"steps": steps, "seed": a.seed, "right_context": a.right_context, "train_clips": len(x_tr),
