@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common2 import DATA2, WORK2, load_json  # noqa: E402
 from dit import DiT, DiTConfig  # noqa: E402
 from evaluate_part2 import edit_distance, load  # noqa: E402
+from probe_units import clips  # noqa: E402
 from stream import SCHEDULE, detokenize, torch_callables  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common import logmel_stream_np  # noqa: E402
@@ -29,12 +30,6 @@ from infer import load_encoder  # noqa: E402
 from models import CHARS, ctc_greedy  # noqa: E402
 
 N_REPLIES = 13
-
-
-def clips(split):
-    z = np.load(os.path.join(DATA2, f"slt_{split}.npz"))
-    a, o, mel, mo = z["audio"], z["offsets"], z["mel"], z["mel_offsets"]
-    return [a[o[i]:o[i + 1]] for i in range(len(o) - 1)], [mel[mo[i]:mo[i + 1]] for i in range(len(mo) - 1)]
 
 
 def to_100hz(v):

@@ -54,7 +54,7 @@ class Detokenizer:
         f0, W, E = UPSAMPLE * s, UPSAMPLE * (w - s), UPSAMPLE * (e - s)
         tok = np.repeat(np.asarray(codes[s:w], np.int64), UPSAMPLE)[None]
         x = noise_frames(self.seed, f0, W)[None]
-        if "noise_scale" in self.sched:         # a screen's override only (postfilter_screen --noise-scale)
+        if "noise_scale" in self.sched:         # a diagnostic's override only (diagnose_dit.py noise)
             x = (x * np.float32(self.sched["noise_scale"])).astype(np.float32)
         start = np.array([f0], np.int64)
         calls = []
