@@ -181,20 +181,19 @@ def broad_extra_sentences(k, n_grammar=2000, n_salad=3600):
     """Extra broad split k (k = 2, 3, ...): the same generators with other seeds (session 21: more text at the same
     codes, and a codebook learned with it, read unseen sentences better). More salad than grammar: another 4,000
     grammar lines would mostly recombine the same ~1,000 words. No line equals a line of the broad split or of an
-    earlier extra split, and none equals or shares 60 % of the content words of a held-out sentence (evaluation or any
-    fresh set), the test fresh_sentences.near_duplicates applies to a fresh set."""
-    from fresh_sentences import SETS, content_words
+    earlier extra split, and no line is near a held-out sentence (evaluation or any fresh set) by the test a fresh set
+    must pass (fresh_sentences.near_held_out: equal, or 60 % of its content words shared)."""
+    from fresh_sentences import SETS, content_words, near_held_out
     from sentences import eval_sentences
     assert k >= 2
     held = [(text_key(s), content_words(s)) for s in eval_sentences() + [x for v in SETS.values() for x in v]]
     seen = {text_key(s) for s in broad_sentences()}
-    seen |= {text_key(s) for j in range(2, k) for s in broad_extra_sentences(j, n_grammar, n_salad)}
 
     def fresh_lines(lines, n):
         out = []
         for s in lines:
             key, words = text_key(s), content_words(s)
-            if key in seen or any(key == h or len(w & words) >= 0.6 * max(1, len(w)) for h, w in held):
+            if key in seen or any(near_held_out(h_key, h_words, key, words) for h_key, h_words in held):
                 continue
             seen.add(key)
             out.append(s)
@@ -202,9 +201,11 @@ def broad_extra_sentences(k, n_grammar=2000, n_salad=3600):
                 break
         return out
 
-    shift = 200 * (k - 2)
-    return (fresh_lines(grammar(n_grammar + 1000, seed=303 + shift), n_grammar)
-            + fresh_lines(salad(n_salad, seed=404 + shift), n_salad))
+    for j in range(2, k + 1):         # earlier extra splits first: their lines are taken before split k's
+        shift = 200 * (j - 2)
+        lines = (fresh_lines(grammar(n_grammar + 1000, seed=303 + shift), n_grammar)
+                 + fresh_lines(salad(n_salad, seed=404 + shift), n_salad))
+    return lines
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common2 import DATA2, WORK2, load_json  # noqa: E402
+from common2 import DATA2, WORK2, load_json, noise_frames  # noqa: E402
 from dit import DiT, DiTConfig  # noqa: E402
 from evaluate_part2 import edit_distance, load  # noqa: E402
 from probe_units import clips  # noqa: E402
@@ -39,18 +39,28 @@ def to_100hz(v):
     return out
 
 
-def dit_mels(run, seed=0, noise_scale=1.0):
+def mel_stats():
+    st = load_json(os.path.join(DATA2, "mel_stats.json"))
+    return np.array(st["mean"], np.float32), np.array(st["std"], np.float32)
+
+
+def dit_decoder(run):
+    """-> decode(seed=0, noise_scale=1.0): the DiT's normalised mel of each evaluation clip (streamed as shipped)."""
     dit, _ = load(run, DiT, DiTConfig)
     step, _ = torch_callables(dit, None)
     dims = (dit.c.n_layers, dit.c.n_heads, dit.c.head_dim)
     codes = [t.numpy().astype(np.int64) for t in torch.load(os.path.join(WORK2, "tokens_eval.pt"))["tokens"]]
-    sched = dict(SCHEDULE, noise_scale=noise_scale) if noise_scale != 1.0 else SCHEDULE
-    return [np.concatenate(detokenize(step, c, dims, seed, sched)) for c in codes]
+
+    def decode(seed=0, noise_scale=1.0):
+        def noise(sd, first, n):
+            return (noise_frames(sd, first, n) * np.float32(noise_scale)).astype(np.float32)
+        return [np.concatenate(detokenize(step, c, dims, seed, SCHEDULE, noise=noise)) for c in codes]
+
+    return decode
 
 
 def listener(run):
-    st = load_json(os.path.join(DATA2, "mel_stats.json"))
-    mean, std = np.array(st["mean"], np.float32), np.array(st["std"], np.float32)
+    mean, std = mel_stats()
     w_tr, m_tr = clips("train")
     xs, ys = [], []
     for i in range(0, len(w_tr), max(1, len(w_tr) // 400)):
@@ -80,7 +90,7 @@ def listener(run):
     rows = {"the encoder's own mel of slt's audio":
             [chars(logmel_stream_np(x.astype(np.float32) / 32768.0)) for x in w_ev],
             "slt's true detokenizer mel, mapped": [chars(mapped(m)) for m in m_ev],
-            f"the DiT's mel ({run}), mapped": [chars(mapped(p * std + mean)) for p in dit_mels(run)]}
+            f"the DiT's mel ({run}), mapped": [chars(mapped(p * std + mean)) for p in dit_decoder(run)()]}
 
     def cer(ref, hyp):
         return 100 * sum(edit_distance(list(r), list(h)) for r, h in zip(ref, hyp)) / sum(len(r) for r in ref)
@@ -91,11 +101,10 @@ def listener(run):
 
 
 def noise(run):
-    st = load_json(os.path.join(DATA2, "mel_stats.json"))
-    mean, std = np.array(st["mean"], np.float32), np.array(st["std"], np.float32)
+    mean, std = mel_stats()
     true = [(m - mean) / std for m in clips("eval")[1]]
-    out = {"seed 0": dit_mels(run, 0), "seed 1": dit_mels(run, 1), "noise x 0": dit_mels(run, 0, 0.0),
-           "noise x 0.5": dit_mels(run, 0, 0.5)}
+    decode = dit_decoder(run)
+    out = {"seed 0": decode(0), "seed 1": decode(1), "noise x 0": decode(0, 0.0), "noise x 0.5": decode(0, 0.5)}
 
     def dist(a, b, sl):
         return float(np.mean([np.abs(x - y).mean() for x, y in zip(a[sl], b[sl])]))

@@ -290,6 +290,12 @@ def known_sentences(name):
             + [s for k, v in SETS.items() if k != name for s in v])
 
 
+def near_held_out(held_key, held_words, key, words, share=0.6):
+    """Whether a line (text_key, content words) repeats a held-out sentence: equal, or holding at least `share` of
+    the held-out sentence's content words."""
+    return key == held_key or len(held_words & words) / max(1, len(held_words)) >= share
+
+
 def near_duplicates(name, share=0.6):
     """(sentence, known sentence, shared fraction) for each sentence of set `name` that equals, or shares at least
     `share` of its content words with, a known sentence: such a sentence would measure memorised audio, not unseen
@@ -299,9 +305,8 @@ def near_duplicates(name, share=0.6):
     for s in SETS[name]:
         key, words = text_key(s), content_words(s)
         for k, k_key, k_words in known:
-            frac = len(words & k_words) / max(1, len(words))
-            if key == k_key or frac >= share:
-                found.append((s, k, frac))
+            if near_held_out(key, words, k_key, k_words, share):
+                found.append((s, k, len(words & k_words) / max(1, len(words))))
     return found
 
 

@@ -426,18 +426,15 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     st = load_json(os.path.join(DATA2, "mel_stats.json"))
     mean, std = np.array(st["mean"], np.float32), np.array(st["std"], np.float32)
-    w_tr, m_tr = clips("train")
-    if a.broad:
-        w_b, m_b = clips("broad")
-        w_tr, m_tr = w_tr + w_b, m_tr + m_b
     more = list(filter(None, a.more_splits.split(",")))
-    for split in more:
+    train_splits = ["train"] + (["broad"] if a.broad else []) + more
+    w_tr, m_tr = [], []
+    for split in train_splits:
         w_b, m_b = clips(split)
         w_tr, m_tr = w_tr + w_b, m_tr + m_b
     w_ev, m_ev = clips("eval")
     chars_tr = [torch.tensor(text_to_chars(m["text"]), dtype=torch.long)
-                for split in (["train"] + (["broad"] if a.broad else []) + more)
-                for m in load_json(os.path.join(DATA2, f"slt_{split}.json"))]
+                for split in train_splits for m in load_json(os.path.join(DATA2, f"slt_{split}.json"))]
     assert len(chars_tr) == len(w_tr)
     texts = [m["text"] for m in load_json(os.path.join(DATA2, "slt_eval.json"))]
     assert len(texts) == N_EVAL

@@ -41,8 +41,10 @@ def plan_chunks(n_tokens, sched=SCHEDULE):
 
 
 class Detokenizer:
-    def __init__(self, dit_step, n_layers, n_heads, head_dim, seed, sched=SCHEDULE, trace=None):
-        self.step, self.sched, self.seed = dit_step, sched, seed
+    def __init__(self, dit_step, n_layers, n_heads, head_dim, seed, sched=SCHEDULE, trace=None, noise=noise_frames):
+        # noise: (seed, first_frame, n_frames) -> [n_frames, 80]; the engine's splitmix64 frames unless a diagnostic
+        # swaps them (diagnose_dit.py noise scales them)
+        self.step, self.sched, self.seed, self.noise = dit_step, sched, seed, noise
         self.ck = np.zeros((n_layers, n_heads, 0, head_dim), np.float32)
         self.cv = np.zeros_like(self.ck)
         self.cache_start = 0                  # absolute frame index of cache position 0
@@ -53,9 +55,7 @@ class Detokenizer:
         N = self.sched["euler_steps"]
         f0, W, E = UPSAMPLE * s, UPSAMPLE * (w - s), UPSAMPLE * (e - s)
         tok = np.repeat(np.asarray(codes[s:w], np.int64), UPSAMPLE)[None]
-        x = noise_frames(self.seed, f0, W)[None]
-        if "noise_scale" in self.sched:         # a diagnostic's override only (diagnose_dit.py noise)
-            x = (x * np.float32(self.sched["noise_scale"])).astype(np.float32)
+        x = self.noise(self.seed, f0, W)[None]
         start = np.array([f0], np.int64)
         calls = []
         for i in range(N):
@@ -82,8 +82,8 @@ class Detokenizer:
         return mel[0]
 
 
-def detokenize(dit_step, codes, dims, seed, sched=SCHEDULE, trace=None):
-    det = Detokenizer(dit_step, *dims, seed=seed, sched=sched, trace=trace)
+def detokenize(dit_step, codes, dims, seed, sched=SCHEDULE, trace=None, noise=noise_frames):
+    det = Detokenizer(dit_step, *dims, seed=seed, sched=sched, trace=trace, noise=noise)
     mels = [det.chunk(codes, s, e, w) for s, e, w in plan_chunks(len(codes), sched)]
     return mels
 
