@@ -321,11 +321,15 @@ def fresh_waves(name):
     return fresh, waves
 
 
+def semantic_tokens(waves, units=None):
+    """Part 1's tokens of whole clips, with the installed unit file or `units` (another codebook's file)."""
+    return tokenize(load_encoder(os.path.join(TRAINING, "runs", "encoder", "final.pt"), units=units), waves)
+
+
 def fresh_set(name, units=None):
     """The sentences of set `name`, flite slt's audio of them (int16, whole tokens) and their semantic tokens."""
     fresh, waves = fresh_waves(name)
-    toks = tokenize(load_encoder(os.path.join(TRAINING, "runs", "encoder", "final.pt"), units=units), waves)
-    return fresh, waves, toks
+    return fresh, waves, semantic_tokens(waves, units)
 
 
 def main():

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common2 import DATA2, WORK2, load_json, save_json  # noqa: E402
 from dit import DiT, DiTConfig  # noqa: E402
 from evaluate_part2 import load, recognize, wer  # noqa: E402
-from fresh_sentences import SETS, fresh_set  # noqa: E402
+from fresh_sentences import SETS, fresh_set, semantic_tokens  # noqa: E402
 from stream import SCHEDULE, detokenize, torch_callables, vocode_chunks  # noqa: E402
 from vocoder import Vocoder, VocoderConfig  # noqa: E402
 
@@ -51,6 +51,9 @@ def main():
     ap.add_argument("--chunk", type=int, default=-1, help="override the schedule's chunk_tokens (-1: keep)")
     ap.add_argument("--no-prefix", action="store_true",
                     help="decode every chunk without the cache of earlier output (does the DiT's own past help?)")
+    ap.add_argument("--units", default=None,
+                    help="tokenize the evaluation and fresh clips with this unit file instead of the installed one "
+                         "(a DiT trained on another codebook, e.g. work/part2/units_s16.pt under training/)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     # schedule overrides; max_cache_frames 0 drops every chunk's keys/values as soon as they are written (no prefix)
@@ -63,13 +66,18 @@ def main():
     step, vocode = torch_callables(dit, voc)
     dims = (dit.c.n_layers, dit.c.n_heads, dit.c.head_dim)
     texts = [m["text"] for m in load_json(os.path.join(DATA2, "slt_eval.json"))]
-    codes = [t.numpy().astype(np.int64) for t in torch.load(os.path.join(WORK2, "tokens_eval.pt"))["tokens"]]
-    fresh, _, toks = fresh_set(a.set)
+    if a.units:
+        z = np.load(os.path.join(DATA2, "slt_eval.npz"))
+        waves = [z["audio"][z["offsets"][i]:z["offsets"][i + 1]] for i in range(len(z["offsets"]) - 1)]
+        codes = [t.numpy().astype(np.int64) for t in semantic_tokens(waves, a.units)]
+    else:
+        codes = [t.numpy().astype(np.int64) for t in torch.load(os.path.join(WORK2, "tokens_eval.pt"))["tokens"]]
+    fresh, _, toks = fresh_set(a.set, a.units)
     codes += [t.numpy().astype(np.int64) for t in toks]
     texts += fresh
     mels = [detokenize(step, c, dims, 0, sched) for c in codes]
-    res = {"set": a.set, "detok_run": a.detok_run, "vocoder_run": a.vocoder_run, "schedule": sched, "wer": {},
-           "hypotheses": {}}
+    res = {"set": a.set, "detok_run": a.detok_run, "vocoder_run": a.vocoder_run, "units": a.units or "installed",
+           "schedule": sched, "wer": {}, "hypotheses": {}}
     with tempfile.TemporaryDirectory() as td:
         for name in a.filters.split(","):
             f = FILTERS[name]
@@ -80,6 +88,7 @@ def main():
             print(name, {k: round(v, 1) for k, v in res["wer"][name].items()}, flush=True)
     os.makedirs(os.path.join(WORK2, "eval"), exist_ok=True)
     runs = "" if (a.detok_run, a.vocoder_run) == ("detok", "vocoder") else f"_{a.detok_run}_{a.vocoder_run}"
+    runs += f"_{os.path.splitext(os.path.basename(a.units))[0]}" if a.units else ""
     runs += "".join({"lookahead_tokens": f"_la{a.lookahead}", "chunk_tokens": f"_chunk{a.chunk}",
                      "max_cache_frames": "_noprefix"}[k] for k in over)
     save_json(os.path.join(WORK2, "eval", f"postfilter_{a.set}{runs}.json"), res)

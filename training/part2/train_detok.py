@@ -269,6 +269,9 @@ def main():
     ap.add_argument("--init", default="", help="start from these weights (fresh optimizer and schedule)")
     ap.add_argument("--cfg", default="", help="DiTConfig overrides, e.g. d_model=256,n_layers=8,d_ff=1024")
     ap.add_argument("--ema", type=float, default=0.0, help="keep an EMA of the weights; saved as 'model'")
+    ap.add_argument("--schedule-minutes", type=float, default=0,
+                    help="with --time-schedule: one cosine over this many minutes of the run's whole training time, "
+                         "counted across resumes (a run split into legs, e.g. a new thread count, keeps one schedule)")
     ap.add_argument("--time-schedule", action="store_true",
                     help="cosine learning rate over the --minutes budget instead of --total-steps")
     ap.add_argument("--t-grid", type=int, default=0,
@@ -364,6 +367,8 @@ def main():
               "self_prefix": a.self_prefix, "reply_p": a.reply_p, "max_lookahead": a.max_lookahead}
     if a.x1_l1:
         recipe["x1_l1"] = a.x1_l1
+    if a.schedule_minutes:
+        recipe["schedule_minutes"] = a.schedule_minutes
     if a.extra_splits:
         recipe["extra_splits"] = a.extra_splits
     if isinstance(model.tok, CodebookEmbedding):
@@ -391,8 +396,13 @@ def main():
 
     t_eval = time.time()
     budget = a.minutes * 60
+    if a.schedule_minutes:                    # a leg never runs past the end of the schedule it belongs to
+        budget = min(budget, a.schedule_minutes * 60 - start_elapsed)
     while time.time() - t0 < budget:
-        frac = (time.time() - t0) / budget if a.time_schedule else min(1.0, step / a.total_steps)
+        if a.time_schedule and a.schedule_minutes:
+            frac = min(1.0, (start_elapsed + time.time() - t0) / (a.schedule_minutes * 60))
+        else:
+            frac = (time.time() - t0) / budget if a.time_schedule else min(1.0, step / a.total_steps)
         lr = a.lr * min(1.0, (step + 1) / 200) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
