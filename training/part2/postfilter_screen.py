@@ -20,6 +20,7 @@ from common2 import DATA2, WORK2, load_json, save_json  # noqa: E402
 from dit import DiT, DiTConfig  # noqa: E402
 from evaluate_part2 import load, recognize, wer  # noqa: E402
 from fresh_sentences import SETS, fresh_set, semantic_tokens  # noqa: E402
+from probe_units import clips  # noqa: E402
 from stream import SCHEDULE, detokenize, torch_callables, vocode_chunks  # noqa: E402
 from vocoder import Vocoder, VocoderConfig  # noqa: E402
 
@@ -67,9 +68,7 @@ def main():
     dims = (dit.c.n_layers, dit.c.n_heads, dit.c.head_dim)
     texts = [m["text"] for m in load_json(os.path.join(DATA2, "slt_eval.json"))]
     if a.units:
-        z = np.load(os.path.join(DATA2, "slt_eval.npz"))
-        waves = [z["audio"][z["offsets"][i]:z["offsets"][i + 1]] for i in range(len(z["offsets"]) - 1)]
-        codes = [t.numpy().astype(np.int64) for t in semantic_tokens(waves, a.units)]
+        codes = [t.numpy().astype(np.int64) for t in semantic_tokens(clips("eval")[0], a.units)]
     else:
         codes = [t.numpy().astype(np.int64) for t in torch.load(os.path.join(WORK2, "tokens_eval.pt"))["tokens"]]
     fresh, _, toks = fresh_set(a.set, a.units)
