@@ -79,6 +79,13 @@ def load_json(path):
         return json.load(f)
 
 
+def mel_stats():
+    """The per-bin mean and std (float32 [80]) of the training split's vocoder ln-mel (make_data.py): the
+    detokenizer's mel is normalised with them."""
+    st = load_json(os.path.join(DATA2, "mel_stats.json"))
+    return np.array(st["mean"], np.float32), np.array(st["std"], np.float32)
+
+
 _FB = None
 
 

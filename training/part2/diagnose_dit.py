@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common2 import DATA2, WORK2, load_json, noise_frames  # noqa: E402
+from common2 import DATA2, WORK2, load_json, mel_stats, noise_frames  # noqa: E402
 from dit import DiT, DiTConfig  # noqa: E402
 from evaluate_part2 import edit_distance, load  # noqa: E402
 from probe_units import clips  # noqa: E402
@@ -37,11 +37,6 @@ def to_100hz(v):
     out = np.empty((2 * len(v), v.shape[1]), np.float32)
     out[1::2], out[0::2] = v, 0.5 * (prev + v)
     return out
-
-
-def mel_stats():
-    st = load_json(os.path.join(DATA2, "mel_stats.json"))
-    return np.array(st["mean"], np.float32), np.array(st["std"], np.float32)
 
 
 def dit_decoder(run):

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common2 import DATA2, WORK2, load_json, save_json  # noqa: E402
+from common2 import DATA2, WORK2, load_json, mel_stats, save_json  # noqa: E402
 from dit import DiT, DiTConfig  # noqa: E402
 from evaluate_part2 import OUT, load, recognize, wer  # noqa: E402
 from stream import SCHEDULE, detokenize, torch_callables  # noqa: E402
@@ -100,8 +100,7 @@ def main():
     voc, _ = load("vocoder", Vocoder, VocoderConfig)
     dit_step, vocode = torch_callables(dit, voc)
     dims = (dit.c.n_layers, dit.c.n_heads, dit.c.head_dim)
-    st = load_json(os.path.join(DATA2, "mel_stats.json"))
-    mean, std = np.array(st["mean"], np.float32), np.array(st["std"], np.float32)
+    mean, std = mel_stats()
     gt_tr, gt_ev = slt_mels("train"), slt_mels("eval")
     texts = [m["text"] for m in load_json(os.path.join(DATA2, "slt_eval.json"))]
     res = {"conditioning_mel_l1_n1": conditioning(dit_step, dims, codes("", "eval"), gt_ev, mean, std),

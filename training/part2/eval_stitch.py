@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common2 import DATA2, WORK2, load_json, save_json  # noqa: E402
+from common2 import DATA2, WORK2, mel_stats, save_json  # noqa: E402
 from evaluate_part2 import load  # noqa: E402
 from stream import SCHEDULE, Stitcher, plan_chunks, torch_callables  # noqa: E402
 from vocoder import Vocoder, VocoderConfig  # noqa: E402
@@ -21,8 +21,7 @@ def main():
     voc, _ = load("vocoder", Vocoder, VocoderConfig)
     _, vc = torch_callables(voc, voc)
     z = np.load(os.path.join(DATA2, "slt_eval.npz"))
-    st = load_json(os.path.join(DATA2, "mel_stats.json"))
-    mean, std = np.array(st["mean"], np.float32), np.array(st["std"], np.float32)
+    mean, std = mel_stats()
     res = {}
     for O, R in ((2, 0), (4, 0), (6, 0), (8, 0), (4, 2), (4, 4), (4, 6)):
         sch = dict(SCHEDULE, vocoder_overlap_frames=O, vocoder_lookahead_frames=R)

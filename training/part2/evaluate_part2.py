@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common2 import DATA2, HERE, RUNS2, VHOP, WORK2, load_json, save_json, write_wav  # noqa: E402
+from common2 import DATA2, HERE, RUNS2, VHOP, WORK2, load_json, mel_stats, save_json, write_wav  # noqa: E402
 from dit import DiT, DiTConfig  # noqa: E402
 from stream import SCHEDULE, Stitcher, detokenize, plan_chunks, torch_callables, vocode_chunks  # noqa: E402
 from vocoder import Vocoder, VocoderConfig  # noqa: E402
@@ -123,8 +123,7 @@ def main():
     dims = (dit.c.n_layers, dit.c.n_heads, dit.c.head_dim)
     meta = load_json(os.path.join(DATA2, "slt_eval.json"))
     z = np.load(os.path.join(DATA2, "slt_eval.npz"))
-    st = load_json(os.path.join(DATA2, "mel_stats.json"))
-    mean, std = np.array(st["mean"], np.float32), np.array(st["std"], np.float32)
+    mean, std = mel_stats()
     toks = torch.load(os.path.join(WORK2, "tokens_eval.pt"))
     n = len(meta)
     texts = [m["text"] for m in meta]

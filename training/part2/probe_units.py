@@ -54,7 +54,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common2 import DATA2, TRAINING, WORK2, load_json, save_json, vmel_np  # noqa: E402
+from common2 import DATA2, TRAINING, WORK2, load_json, mel_stats, save_json, vmel_np  # noqa: E402
 from evaluate_part2 import OUT, recognize, wer  # noqa: E402
 from fresh_sentences import fresh_waves  # noqa: E402
 from tokenize_data import assign, kmeans, length_batches  # noqa: E402
@@ -424,8 +424,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     os.makedirs(OUT, exist_ok=True)
-    st = load_json(os.path.join(DATA2, "mel_stats.json"))
-    mean, std = np.array(st["mean"], np.float32), np.array(st["std"], np.float32)
+    mean, std = mel_stats()
     more = list(filter(None, a.more_splits.split(",")))
     train_splits = ["train"] + (["broad"] if a.broad else []) + more
     w_tr, m_tr = [], []

@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common2 import (DATA2, RUNS2, TRAINING, UPSAMPLE, WORK2, carried_history, ensure_dirs,  # noqa: E402
-                     load_json, warm_start_history)
+                     load_json, mel_stats, warm_start_history)
 from dit import CodebookEmbedding, DiT, DiTConfig, T_CLEAN, baked_state, cfg_dict, count_params  # noqa: E402
 sys.path.insert(0, TRAINING)
 from corpus_text import REPLIES  # noqa: E402
@@ -29,8 +29,7 @@ from corpus_text import REPLIES  # noqa: E402
 class DetokData:
     def __init__(self, split="train"):
         z = np.load(os.path.join(DATA2, f"slt_{split}.npz"))
-        st = load_json(os.path.join(DATA2, "mel_stats.json"))
-        mean, std = np.array(st["mean"], np.float32), np.array(st["std"], np.float32)
+        mean, std = mel_stats()
         mel, moff = z["mel"], z["mel_offsets"]
         tk = torch.load(os.path.join(WORK2, f"tokens_{split}.pt"))
         self.info = tk["info"]
@@ -396,13 +395,14 @@ def main():
 
     t_eval = time.time()
     budget = a.minutes * 60
-    if a.schedule_minutes:                    # a leg never runs past the end of the schedule it belongs to
-        budget = min(budget, a.schedule_minutes * 60 - start_elapsed)
+    # the time schedule's clock: this leg alone, or with --schedule-minutes the run's whole training time (and a leg
+    # never runs past the end of the schedule it belongs to)
+    origin, span = 0.0, budget
+    if a.schedule_minutes:
+        origin, span = start_elapsed, a.schedule_minutes * 60
+        budget = min(budget, span - origin)
     while time.time() - t0 < budget:
-        if a.time_schedule and a.schedule_minutes:
-            frac = min(1.0, (start_elapsed + time.time() - t0) / (a.schedule_minutes * 60))
-        else:
-            frac = (time.time() - t0) / budget if a.time_schedule else min(1.0, step / a.total_steps)
+        frac = min(1.0, (origin + time.time() - t0) / span) if a.time_schedule else min(1.0, step / a.total_steps)
         lr = a.lr * min(1.0, (step + 1) / 200) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common2 import (DATA2, RUNS2, VHOP, VMelTorch, carried_history, ensure_dirs, load_json,  # noqa: E402
+from common2 import (DATA2, RUNS2, VHOP, VMelTorch, carried_history, ensure_dirs, mel_stats,  # noqa: E402
                      warm_start_history)
 from vocoder import Vocoder, VocoderConfig, cfg_dict  # noqa: E402
 
@@ -46,9 +46,7 @@ class SltData:
         z = np.load(os.path.join(DATA2, f"slt_{split}.npz"))
         self.audio, self.off = z["audio"], z["offsets"]
         self.mel, self.moff = z["mel"], z["mel_offsets"]
-        st = load_json(os.path.join(DATA2, "mel_stats.json"))
-        self.mean = np.array(st["mean"], np.float32)
-        self.std = np.array(st["std"], np.float32)
+        self.mean, self.std = mel_stats()
         self.n = len(self.off) - 1
         self.pred = None
 
