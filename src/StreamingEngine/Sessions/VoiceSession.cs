@@ -207,6 +207,10 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             EnsureResampled(_inputResampler.GetFlushLength());
             var tail = _inputResampler.Flush(_resampled);
             ProcessModelRate(_resampled.AsSpan(0, tail));
+
+            // Like the VAD below, the flushed resampler starts a new stream: the caller's next turn (or a frame that
+            // a transport delivers after the commit) goes on at the same rate instead of failing the session.
+            _inputResampler.Reset();
         }
 
         _vad.Flush();

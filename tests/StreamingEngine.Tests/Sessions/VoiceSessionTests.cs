@@ -191,6 +191,34 @@ public sealed class VoiceSessionTests(EngineFixture engineFixture, PackFixture p
     }
 
     [Fact]
+    public async Task A_resampled_caller_can_commit_turn_after_turn()
+    {
+        // At 8 kHz the session resamples its input; a commit flushes the resampler, and the next turn's audio (or a
+        // frame a transport delivers just after the commit) must start a new stream, not end the session.
+        var c = EngineTestSupport.E2eCases(pack)[0];
+        var speech = Resampler.Resample(GoldenTensor.F32(c.GetProperty("pcm")), 16000, 8000);
+        await using var session = Engine.OpenSession(new VoiceSessionOptions
+        {
+            InputSampleRate = 8000,
+            Mode = OutputMode.TextOnly,
+            MaxNewTokens = 40,
+            AutoCommit = false,
+            VadGatesEncoder = false,
+        });
+
+        for (var turn = 0; turn < 2; turn++)
+        {
+            session.PushAudio(speech);
+            Assert.True(session.CommitTurn());
+            var outcome = await SessionDriver.CollectTurnAsync(session);
+            Assert.DoesNotContain(outcome.Events, e => e.Kind == SessionEventKind.Error);
+            Assert.NotNull(outcome.ReplyText);
+        }
+
+        Assert.Equal(2, session.TurnCount);
+    }
+
+    [Fact]
     public void Invalid_options_are_rejected_with_the_setting_named()
     {
         var ex = Assert.Throws<ArgumentException>(() => Engine.OpenSession(new VoiceSessionOptions { InputSampleRate = 11025 }));
