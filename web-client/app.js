@@ -10,6 +10,11 @@
 // forces that). The server adds its own echo guard on top (see docs/protocol.md).
 
 const RATE = 16000;
+const FRAME_MS = 20;
+// Microphone audio captured while the call is still being set up (worklets, WebRTC loopback, socket, hello) is kept
+// and sent once the server is ready: a caller who starts talking the moment they click must not lose their first
+// words, however slow the set-up. Bounded: beyond this much, the oldest frames go first.
+const PRECONNECT_MS = 5000;
 const params = new URLSearchParams(location.search);
 const ui = Object.fromEntries(['connect', 'status', 'transcript', 'reply', 'latency', 'level', 'route']
   .map((id) => [id, document.getElementById(id)]));
@@ -19,6 +24,8 @@ const stats = {
   route: null,
   framesSent: 0,
   framesDropped: 0,
+  preconnectMs: 0, // microphone audio captured before the server was ready and sent when it was
+  preconnectDroppedMs: 0, // pre-connect audio beyond PRECONNECT_MS (the oldest), never sent
   framesReceived: 0,
   bytesReceived: 0,
   replies: [],
@@ -47,6 +54,7 @@ let microphone = null;
 let playback = null;
 let loopback = null;
 let ready = false;
+let preconnect = []; // frames captured before 'ready', oldest first
 let replyTurn = 0;
 let playedBefore = 0; // samples of earlier turns
 let lastReport = 0;
@@ -91,7 +99,7 @@ async function connect() {
 
   const capture = new AudioWorkletNode(context, 'voice-capture', {
     numberOfOutputs: 0,
-    processorOptions: { targetRate: RATE, frameMs: 20 },
+    processorOptions: { targetRate: RATE, frameMs: FRAME_MS },
   });
   capture.port.onmessage = ({ data }) => onMicrophoneFrame(data);
   source.connect(capture);
@@ -223,7 +231,18 @@ function openSocket() {
 
 function onMicrophoneFrame({ pcm, level }) {
   ui.level.value = Math.min(1, level * 5);
-  if (!ready || !socket || socket.readyState !== WebSocket.OPEN) {
+  if (!microphone) {
+    return;
+  }
+  if (!ready) {
+    preconnect.push(pcm);
+    if (preconnect.length * FRAME_MS > PRECONNECT_MS) {
+      preconnect.shift();
+      stats.preconnectDroppedMs += FRAME_MS;
+    }
+    return;
+  }
+  if (!socket || socket.readyState !== WebSocket.OPEN) {
     return;
   }
   // Never queue more than ~1 s locally: a stalled connection drops microphone audio instead of building delay.
@@ -251,6 +270,12 @@ function onEvent(e) {
   switch (e.type) {
     case 'ready':
       ready = true;
+      for (const pcm of preconnect) {
+        socket.send(pcm);
+        stats.framesSent++;
+        stats.preconnectMs += FRAME_MS;
+      }
+      preconnect = [];
       setStatus('Listening — speak now.', 'listening');
       break;
     case 'vad_start':
@@ -365,6 +390,7 @@ function disconnect() {
 
 function teardown() {
   ready = false;
+  preconnect = [];
   socket = null;
   if (microphone) microphone.getTracks().forEach((t) => t.stop());
   microphone = null;

@@ -28,7 +28,7 @@ public sealed class BrowserTests(SharedGateway gateway, ITestOutputHelper output
 
         await page.WaitForFunctionAsync("() => window.voiceAgent.stats.replies.length > 0", null, new() { Timeout = 60_000 });
         var reply = (await page.TextContentAsync("#reply"))?.Trim();
-        Assert.True(TestSpeech.IsKnownReply(reply), $"#reply shows '{reply}', not one of the pack's replies");
+        Assert.True(TestSpeech.IsKnownReply(reply), $"#reply shows '{reply}', not one of the pack's replies; transcript '{await page.TextContentAsync("#transcript")}', stats {await Stats(page)}");
 
         var audioMs = await WaitUntilTheReplyIsPlayedOut(page);
         await page.WaitForFunctionAsync("() => document.getElementById('latency').textContent.includes('turn 1')", null, new() { Timeout = 10_000 });

@@ -61,6 +61,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     private string _endOfTurn = "silence"; // what ends the turn Commit is about to close (for the latency event)
     private Task _replyChain = Task.CompletedTask;
     private long _droppedEvents;
+    private int _activeSpeechWorkers;
     private bool _disposed;
 
     internal VoiceSession(VoiceAgentEngine engine, VoiceSessionOptions options, long id, ILogger logger)
@@ -147,6 +148,9 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
 
     /// <summary>Number of committed user turns.</summary>
     public int TurnCount => Volatile.Read(ref _turnId);
+
+    /// <summary>Audio workers (detokenizer → vocoder) running now: at most one, and none once <see cref="WhenRepliesDone"/> completes.</summary>
+    internal int ActiveSpeechWorkers => Volatile.Read(ref _activeSpeechWorkers);
 
     /// <summary>Completes when every reply started so far has finished (used by offline tools).</summary>
     public Task WhenRepliesDone
@@ -537,6 +541,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
 
         var token = work.Cancellation.Token;
         work.CheckpointBefore = _decoderState.CreateCheckpoint();
+        Task speechTask = Task.CompletedTask;
         try
         {
             token.ThrowIfCancellationRequested();
@@ -552,14 +557,25 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
                 Seed = Options.Seed,
             }, token);
 
-            Task speechTask = Task.CompletedTask;
             Channel<int>? codes = null;
             if (mode == OutputMode.TextAndAudio && _speech is { } speech)
             {
-                codes = Channel.CreateBounded<int>(new BoundedChannelOptions(64) { SingleReader = true, SingleWriter = true });
+                var channel = codes = Channel.CreateBounded<int>(new BoundedChannelOptions(64) { SingleReader = true, SingleWriter = true });
                 work.AudioPending = true;
                 speech.Reset(_engine.Pack.DetokenizerSettings?.DefaultSeed);
-                speechTask = Task.Run(() => RunSpeechAsync(work, speech, codes.Reader, token), token);
+                speechTask = Task.Run(async () =>
+                {
+                    try
+                    {
+                        await RunSpeechAsync(work, speech, channel.Reader, token).ConfigureAwait(false);
+                    }
+                    catch (Exception ex)
+                    {
+                        // Nobody drains the codes any more: fail the generator's next write instead of leaving it blocked.
+                        channel.Writer.TryComplete(ex);
+                        throw;
+                    }
+                }, CancellationToken.None);
             }
 
             var events = new List<ReplyEvent>(4);
@@ -603,12 +619,30 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            _logger.LogError(ex, "Session {Session}: reply {Turn} failed", Id, work.TurnId);
+            // A failed audio worker surfaces here as the closed codes channel: report its own exception.
+            var cause = ex is ChannelClosedException && speechTask.IsFaulted ? speechTask.Exception.GetBaseException() : ex;
+            _logger.LogError(cause, "Session {Session}: reply {Turn} failed", Id, work.TurnId);
             _decoderState.Rollback(work.CheckpointBefore);
-            Emit(new SessionEvent(SessionEventKind.Error, work.TurnId) { Code = "reply_failed", Text = $"The reply failed: {ex.Message}" });
+            Emit(new SessionEvent(SessionEventKind.Error, work.TurnId) { Code = "reply_failed", Text = $"The reply failed: {cause.Message}" });
         }
         finally
         {
+            // The reply is over only when its audio worker is: the next reply resets the same audio stages and
+            // disposal frees them, so neither may overlap a chunk still running through them (a cancelled or failed
+            // reply leaves the worker mid-chunk).
+            if (!speechTask.IsCompleted)
+            {
+                await work.Cancellation.CancelAsync().ConfigureAwait(false);
+                try
+                {
+                    await speechTask.ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // Cancelled, or already reported through the reply's own failure.
+                }
+            }
+
             lock (_gate)
             {
                 work.Finished = true;
@@ -619,16 +653,24 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
 
     private async Task RunSpeechAsync(ReplyWork work, ReplyAudioPipeline speech, ChannelReader<int> codes, CancellationToken token)
     {
-        var output = new ReplyPcmFramer(this, work, speech.SampleRate);
-        await foreach (var code in codes.ReadAllAsync(token).ConfigureAwait(false))
+        Interlocked.Increment(ref _activeSpeechWorkers);
+        try
         {
-            speech.PushCode(code, output.Append, token);
-            await output.FlushFramesAsync(final: false, token).ConfigureAwait(false);
-        }
+            var output = new ReplyPcmFramer(this, work, speech.SampleRate);
+            await foreach (var code in codes.ReadAllAsync(token).ConfigureAwait(false))
+            {
+                speech.PushCode(code, output.Append, token);
+                await output.FlushFramesAsync(final: false, token).ConfigureAwait(false);
+            }
 
-        speech.Complete(output.Append, token);
-        await output.FlushFramesAsync(final: true, token).ConfigureAwait(false);
-        Emit(new SessionEvent(SessionEventKind.ReplyAudioEnded, work.TurnId) { AudioMs = (long)Math.Round(output.QueuedMs) });
+            speech.Complete(output.Append, token);
+            await output.FlushFramesAsync(final: true, token).ConfigureAwait(false);
+            Emit(new SessionEvent(SessionEventKind.ReplyAudioEnded, work.TurnId) { AudioMs = (long)Math.Round(output.QueuedMs) });
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _activeSpeechWorkers);
+        }
     }
 
     /// <summary>After a barge-in: keep the user turn and the part of the reply the caller heard, nothing more.</summary>
@@ -713,9 +755,10 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             chain = _replyChain;
         }
 
+        var stopped = true;
         try
         {
-            chain.Wait(TimeSpan.FromSeconds(10));
+            stopped = chain.Wait(TimeSpan.FromSeconds(10));
         }
         catch (AggregateException)
         {
@@ -731,9 +774,25 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
 
         _encoder.Dispose();
         _vad.Dispose();
+        if (stopped)
+        {
+            DisposeReplyStages();
+        }
+        else
+        {
+            // Freeing the decoder cache or the audio stages under a worker still inside a graph run would let the
+            // runtime write into released memory: free them when the worker ends instead.
+            _logger.LogWarning("Session {Session}: a reply worker did not stop within 10 s of disposal; its stages are released when it does", Id);
+            chain.ContinueWith(_ => DisposeReplyStages(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        }
+
+        _engine.OnSessionClosed();
+    }
+
+    private void DisposeReplyStages()
+    {
         _decoderState.Dispose();
         _speech?.Dispose();
-        _engine.OnSessionClosed();
     }
 
     public ValueTask DisposeAsync()

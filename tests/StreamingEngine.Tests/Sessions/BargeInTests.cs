@@ -58,6 +58,38 @@ public sealed class BargeInTests(EngineFixture engineFixture, PackFixture pack)
     }
 
     [Fact]
+    public async Task A_cancelled_reply_is_done_only_once_its_audio_worker_has_stopped()
+    {
+        // The next reply resets and reuses the session's audio stages (detokenizer, vocoder) and disposal frees them:
+        // neither may happen while the cancelled reply's audio worker is still running a chunk through them.
+        var c = EngineTestSupport.E2eCases(pack).First(e => EngineTestSupport.Mode(e) == OutputMode.TextAndAudio);
+        var speech = GoldenTensor.F32(c.GetProperty("pcm"));
+        await using var session = Engine.OpenSession(new VoiceSessionOptions
+        {
+            AutoCommit = false,
+            VadGatesEncoder = false,
+            MaxNewTokens = 120,
+            AudioQueueFrames = 512, // nothing reads the audio: the worker never waits, so a cancel finds it busy
+        });
+
+        for (var turn = 1; turn <= 6; turn++)
+        {
+            session.PushAudio(speech);
+            Assert.True(session.CommitTurn());
+            var started = await WaitForEventAsync(session, SessionEventKind.ReplyAudioStarted);
+            Assert.Equal(turn, started.TurnId);
+            session.CancelReply();
+            await session.WhenRepliesDone;
+            Assert.Equal(0, session.ActiveSpeechWorkers);
+        }
+
+        while (session.Events.TryRead(out var e))
+        {
+            Assert.NotEqual(SessionEventKind.Error, e.Kind);
+        }
+    }
+
+    [Fact]
     public async Task Speech_that_began_over_the_replys_last_frames_is_a_barge_in_even_when_the_vad_confirms_it_later()
     {
         var c = EngineTestSupport.E2eCases(pack).First(e => EngineTestSupport.Mode(e) == OutputMode.TextAndAudio);
