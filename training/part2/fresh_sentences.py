@@ -269,9 +269,31 @@ FRESH_N = [
     "The gymnast balanced on one foot on the beam.", "My nephew glued feathers onto a paper hat.",
     "The florist sold the last roses to a nervous groom.", "A woodcutter sharpened his axe on a grey stone.",
 ]
+FRESH_O = [
+    "The plumber crawled under the kitchen sink with a torch.", "A squirrel buried acorns beside the garden shed.",
+    "The conductor tapped his baton on the music stand.", "A goat chewed the corner of my raincoat.",
+    "The zookeeper fed sardines to a grumpy penguin.", "Our kettle whistled while the toast burned.",
+    "The sailor coiled a wet rope on the deck.", "A pelican swallowed a fish in one gulp.",
+    "The nurse wheeled an old man into the sunshine.", "My sister knitted a scarf with purple stripes.",
+    "Three children built a snowman with a carrot nose.", "A tortoise crossed the lawn in twenty minutes.",
+    "The baker dusted the loaves with white flour.", "We watched fireworks from the roof of the garage.",
+    "A walrus dozed on a floating slab of ice.", "A wasp buzzed against the kitchen window.",
+    "The surgeon hummed softly while she scrubbed her hands.", "Dad fell asleep in front of the cricket.",
+    "The farmer mended a broken fence after the storm.", "A seal barked at the fishermen on the pier.",
+    "Grandma hid chocolate coins inside the teapot.", "The goalkeeper dived into the mud and missed.",
+    "The toddler splashed in every puddle on the lane.", "A parrot repeated the doorbell all afternoon.",
+    "The sculptor carved a horse from a block of marble.", "My uncle sold pumpkins at the village fair.",
+    "The janitor swept leaves from the school steps.", "A lorry spilled turnips across the motorway.",
+    "The climbers reached the summit before lunch.", "Hail bounced off the roof of the greenhouse.",
+    "The puppy chased its tail around the kitchen.", "A swan glided past the rowing boats.",
+    "The banker counted coins into paper bags.", "Our train stopped for an hour in a tunnel.",
+    "The auctioneer sold a rusty bicycle for ten pounds.", "A balloon drifted over the church tower.",
+    "The dancer twirled across the polished stage.", "My cousin painted a dragon on his bedroom wall.",
+    "The gardener planted tulips along the narrow path.", "A blacksmith hammered a horseshoe on the anvil.",
+]
 SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E, "f": FRESH_F, "g": FRESH_G,
         "h": FRESH_H, "i": FRESH_I, "j": FRESH_J, "k": FRESH_K,
-        "l": FRESH_L, "m": FRESH_M, "n": FRESH_N}
+        "l": FRESH_L, "m": FRESH_M, "n": FRESH_N, "o": FRESH_O}
 
 
 # Function words ignored when two sentences are compared for near-duplication (--check).
