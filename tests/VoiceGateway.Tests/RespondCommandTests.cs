@@ -77,10 +77,68 @@ public sealed class RespondCommandTests(ITestOutputHelper output)
         Assert.Contains("either '--output'", Assert.Single(result.StderrLines), StringComparison.Ordinal);
     }
 
-    private static void Speak(string text, string path, int rate)
+    [Fact]
+    public void A_batch_goes_on_past_an_input_without_speech_and_exits_4_naming_it()
+    {
+        var dir = GatewayProcess.Scratch("respond-batch");
+        var question = Path.Combine(dir, "balance.wav");
+        var silent = Path.Combine(dir, "silent.wav");
+        var card = Path.Combine(dir, "card.wav");
+        Speak("what is my balance", question, 16000);
+        Speak("i lost my card", card, 16000);
+        TestSpeech.WriteWav(silent, new short[16000], 16000);
+
+        var result = GatewayProcess.Run("respond", "--mode", "text", "--input", question, silent, card, "--output-dir", Path.Combine(dir, "replies"), "--json");
+        output.WriteLine(result.ToString());
+
+        Assert.Equal(4, result.ExitCode);
+        Assert.Contains("1 of 3 inputs got no reply", Assert.Single(result.StderrLines), StringComparison.Ordinal);
+        var lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal([question, silent, card], lines.Select(l => l.GetProperty("input").GetString()));
+        Assert.Contains("no speech", lines[1].GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.False(lines[1].TryGetProperty("reply_text", out _));
+        Assert.True(TestSpeech.IsKnownReply(lines[0].GetProperty("reply_text").GetString()), lines[0].ToString());
+        Assert.True(TestSpeech.IsKnownReply(lines[2].GetProperty("reply_text").GetString()), lines[2].ToString());
+    }
+
+    [Fact]
+    public void Live_end_of_turn_lets_the_session_end_the_turn_before_the_file_does()
+    {
+        // A question followed by 2 s of silence: by default the end of the file ends the turn ('manual'); with
+        // --end-of-turn live the session ends it itself at the pause, and 'silence' waits out the VAD hangover.
+        var dir = GatewayProcess.Scratch("respond-live");
+        var question = Path.Combine(dir, "balance.wav");
+        Speak("what is my balance", question, 16000, trailingSeconds: 2);
+
+        JsonElement Run(params string[] extra)
+        {
+            var result = GatewayProcess.Run(["respond", "--mode", "text", "--input", question, "--output", Path.Combine(dir, "reply.wav"), "--json", .. extra]);
+            output.WriteLine(result.ToString());
+            Assert.True(result.ExitCode == 0, result.ToString());
+            return JsonDocument.Parse(result.Stdout).RootElement;
+        }
+
+        var file = Run();
+        var live = Run("--end-of-turn", "live");
+        var silence = Run("--end-of-turn", "silence");
+
+        Assert.Equal("manual", file.GetProperty("end_of_turn").GetString());
+        Assert.Equal("semantic", live.GetProperty("end_of_turn").GetString());
+        Assert.Equal("silence", silence.GetProperty("end_of_turn").GetString());
+        var liveWait = live.GetProperty("timings_ms").GetProperty("vad_commit").GetDouble();
+        var silenceWait = silence.GetProperty("timings_ms").GetProperty("vad_commit").GetDouble();
+        Assert.True(liveWait < silenceWait && silenceWait < 1000, $"live ended {liveWait} ms after the speech, silence {silenceWait} ms");
+        foreach (var line in new[] { file, live, silence })
+        {
+            Assert.True(TestSpeech.IsKnownReply(line.GetProperty("reply_text").GetString()), line.ToString());
+            Assert.False(string.IsNullOrWhiteSpace(line.GetProperty("transcript").GetString()));
+        }
+    }
+
+    private static void Speak(string text, string path, int rate, double trailingSeconds = 0.3)
     {
         var raw = path + ".espeak.wav";
         GatewayProcess.Tool("espeak-ng", "espeak-ng", "-v", "en-us", "-w", raw, text);
-        GatewayProcess.Tool("sox", "sox", "-D", raw, "-b", "16", "-e", "signed-integer", path, "rate", rate.ToString(CultureInfo.InvariantCulture), "pad", "0.3", "0.3");
+        GatewayProcess.Tool("sox", "sox", "-D", raw, "-b", "16", "-e", "signed-integer", path, "rate", rate.ToString(CultureInfo.InvariantCulture), "pad", "0.3", trailingSeconds.ToString(CultureInfo.InvariantCulture));
     }
 }

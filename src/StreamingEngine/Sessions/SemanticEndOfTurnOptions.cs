@@ -16,7 +16,7 @@ public sealed class SemanticEndOfTurnOptions
     public bool Enabled { get; set; } = true;
 
     /// <summary>Silence after the last voiced window before the decoder is first asked, and between later checks of the same pause.</summary>
-    public int ProbeSilenceMs { get; set; } = 96;
+    public int ProbeSilenceMs { get; set; } = 160;
 
     /// <summary>Joint greedy probability of the first reply words needed to end the turn at the first check.</summary>
     public double MinConfidence { get; set; } = 0.6;

@@ -11,11 +11,17 @@ namespace VoiceAgent.Gateway.Cli;
 /// <summary>
 /// <c>respond --input q.wav --output reply.wav [--json]</c> and
 /// <c>respond --input a.wav b.wav … --output-dir DIR [--json]</c>: each input is an independent one-turn conversation
-/// through the same engine path a live caller takes (resampler → VAD → encoder → decoder → detokenizer → vocoder);
-/// the end of the file ends the turn.
+/// through the same engine path a live caller takes (resampler → VAD → encoder → decoder → detokenizer → vocoder).
+/// With <c>--end-of-turn file</c> (the default) the end of the file ends the turn; with <c>--end-of-turn live</c> the
+/// file is streamed in 20 ms pieces and the session ends the turn itself, as for a live caller (VAD silence hangover or
+/// the decoder's semantic end of turn at a pause), so the reply is the one a caller would get; <c>silence</c> is
+/// <c>live</c> without the semantic check (the hangover alone).
 /// </summary>
 internal static class RespondCommand
 {
+    /// <summary>Exit code when an input got no reply (no speech in it, or the reply failed).</summary>
+    private const int NoReplyExitCode = 4;
+
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
@@ -24,7 +30,7 @@ internal static class RespondCommand
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken)
     {
-        var options = new ArgReader(args, new HashSet<string> { "--input", "--output", "--output-dir", "--pack", "--mode" }, new HashSet<string> { "--json" });
+        var options = new ArgReader(args, new HashSet<string> { "--input", "--output", "--output-dir", "--pack", "--mode", "--end-of-turn", "--semantic-probe-ms", "--semantic-confidence" }, new HashSet<string> { "--json" });
         var inputs = options.Values("--input");
         if (inputs.Count == 0)
         {
@@ -55,6 +61,42 @@ internal static class RespondCommand
             var other => throw new CliException($"option '--mode' must be 'audio' or 'text', got '{other}'."),
         };
 
+        var endOfTurn = options.Single("--end-of-turn") switch
+        {
+            null or "file" => EndOfTurn.File,
+            "live" => EndOfTurn.Live,
+            "silence" => EndOfTurn.Silence,
+            var other => throw new CliException($"option '--end-of-turn' must be 'file', 'live' or 'silence', got '{other}'."),
+        };
+
+        var semantic = new SemanticEndOfTurnOptions();
+        if (options.Single("--semantic-probe-ms") is { } probe)
+        {
+            semantic.ProbeSilenceMs = int.TryParse(probe, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) ? ms
+                : throw new CliException($"option '--semantic-probe-ms' takes whole milliseconds, got '{probe}'.");
+        }
+
+        if (options.Single("--semantic-confidence") is { } bar)
+        {
+            var parts = bar.Split(',');
+            if (parts.Length > 2 || !parts.All(x => double.TryParse(x, NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
+            {
+                throw new CliException($"option '--semantic-confidence' takes MIN or MIN,FINAL (numbers in (0, 1]), got '{bar}'.");
+            }
+
+            semantic.MinConfidence = double.Parse(parts[0], CultureInfo.InvariantCulture);
+            semantic.FinalMinConfidence = double.Parse(parts[^1], CultureInfo.InvariantCulture);
+        }
+
+        try
+        {
+            semantic.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+
         // Read every input before loading models, so a bad file fails fast with its own sentence.
         var clips = new List<(string Path, AudioClip Clip)>(inputs.Count);
         foreach (var path in inputs)
@@ -81,21 +123,41 @@ internal static class RespondCommand
         }
 
         var json = options.Flag("--json");
+        var failed = 0;
         for (var i = 0; i < clips.Count; i++)
         {
             var (path, clip) = clips[i];
             var target = single ?? Path.Combine(directory!, UniqueName(path, i, clips));
-            var result = await RespondOnceAsync(engine, clip, mode, cancellationToken).ConfigureAwait(false);
+            RespondResult result;
+            try
+            {
+                result = await RespondOnceAsync(engine, clip, mode, endOfTurn, semantic, cancellationToken).ConfigureAwait(false);
+            }
+            catch (CliException ex) when (directory is not null && ex.ExitCode == NoReplyExitCode)
+            {
+                // A batch goes on past an input that got no reply (no speech in it, a failed reply): its line says why.
+                failed++;
+                await output.WriteLineAsync(json
+                    ? JsonSerializer.Serialize(new RespondError(path, ex.Message), JsonOptions)
+                    : $"{path}: no reply: {ex.Message}").ConfigureAwait(false);
+                continue;
+            }
+
             WavFile.WritePcm16(target, result.Audio, result.SampleRate);
             if (json)
             {
-                await output.WriteLineAsync(JsonSerializer.Serialize(new RespondLine(path, target, result.Text, Math.Round(result.AudioMs, 1), result.Timings), JsonOptions)).ConfigureAwait(false);
+                await output.WriteLineAsync(JsonSerializer.Serialize(new RespondLine(path, target, result.Text, result.Transcript, result.EndOfTurn, Math.Round(result.AudioMs, 1), result.Timings), JsonOptions)).ConfigureAwait(false);
             }
             else
             {
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                     $"{path}: \"{result.Text}\" → {target} ({result.AudioMs:F0} ms of audio, first packet {result.Timings.FirstAudioFrame?.ToString("F1", CultureInfo.InvariantCulture) ?? "-"} ms)")).ConfigureAwait(false);
             }
+        }
+
+        if (failed > 0)
+        {
+            throw new CliException($"{failed} of {clips.Count} inputs got no reply; their lines say why.", NoReplyExitCode);
         }
 
         return 0;
@@ -124,22 +186,38 @@ internal static class RespondCommand
         return clash ? $"{stem}.{index}.reply.wav" : $"{stem}.reply.wav";
     }
 
-    private static async Task<RespondResult> RespondOnceAsync(VoiceAgentEngine engine, AudioClip clip, OutputMode mode, CancellationToken cancellationToken)
+    private static async Task<RespondResult> RespondOnceAsync(VoiceAgentEngine engine, AudioClip clip, OutputMode mode, EndOfTurn endOfTurn, SemanticEndOfTurnOptions semantic, CancellationToken cancellationToken)
     {
         var outputRate = 16000;
-        await using var session = engine.OpenSession(new VoiceSessionOptions
+        var sessionOptions = new VoiceSessionOptions
         {
             InputSampleRate = clip.SampleRate,
             OutputSampleRate = outputRate,
             Mode = mode,
-            AutoCommit = false,
+            AutoCommit = endOfTurn != EndOfTurn.File,
             BargeInEnabled = false,
-        });
+            SemanticEndOfTurn = semantic.Clone(),
+        };
+        sessionOptions.SemanticEndOfTurn.Enabled = endOfTurn == EndOfTurn.Live;
+        await using var session = engine.OpenSession(sessionOptions);
 
-        session.PushAudio(clip.Samples);
-        if (!session.CommitTurn())
+        if (endOfTurn != EndOfTurn.File)
         {
-            throw new CliException("no speech was detected in the input.");
+            // As a caller's 20 ms packets; the first turn the session ends is the one answered, the rest is not sent.
+            var piece = clip.SampleRate / 50;
+            for (var i = 0; i < clip.Samples.Length && session.TurnCount == 0; i += piece)
+            {
+                session.PushAudio(clip.Samples.AsSpan(i, Math.Min(piece, clip.Samples.Length - i)));
+            }
+        }
+        else
+        {
+            session.PushAudio(clip.Samples);
+        }
+
+        if (session.TurnCount == 0 && !session.CommitTurn())
+        {
+            throw new CliException("no speech was detected in the input.", NoReplyExitCode);
         }
 
         var audio = new List<float>();
@@ -167,7 +245,7 @@ internal static class RespondCommand
             frame.Dispose();
         }
 
-        string text = string.Empty;
+        string text = string.Empty, transcript = string.Empty;
         TurnLatency? latency = null;
         string? error = null;
         while (session.Events.TryRead(out var e))
@@ -176,6 +254,9 @@ internal static class RespondCommand
             {
                 case SessionEventKind.ReplyDone:
                     text = e.Text ?? string.Empty;
+                    break;
+                case SessionEventKind.UserTranscript:
+                    transcript = e.Text ?? string.Empty;
                     break;
                 case SessionEventKind.TurnLatency:
                     latency = e.Latency;
@@ -188,21 +269,35 @@ internal static class RespondCommand
 
         if (error is not null)
         {
-            throw new CliException(error, 4);
+            throw new CliException(error, NoReplyExitCode);
         }
 
         var samples = audio.ToArray();
-        return new RespondResult(text, samples, outputRate, 1000.0 * samples.Length / outputRate, Timings.From(latency));
+        return new RespondResult(text, transcript, latency?.EndOfTurn ?? "manual", samples, outputRate, 1000.0 * samples.Length / outputRate, Timings.From(latency));
     }
 
-    private sealed record RespondResult(string Text, float[] Audio, int SampleRate, double AudioMs, Timings Timings);
+    private sealed record RespondResult(string Text, string Transcript, string EndOfTurn, float[] Audio, int SampleRate, double AudioMs, Timings Timings);
 
     private sealed record RespondLine(
         [property: JsonPropertyName("input")] string Input,
         [property: JsonPropertyName("output")] string Output,
         [property: JsonPropertyName("reply_text")] string ReplyText,
+        [property: JsonPropertyName("transcript")] string Transcript,
+        [property: JsonPropertyName("end_of_turn")] string EndOfTurn,
         [property: JsonPropertyName("audio_ms")] double AudioMs,
         [property: JsonPropertyName("timings_ms")] Timings TimingsMs);
+
+    /// <summary>What ends the turn: the end of the file, or the session as for a live caller (with or without the semantic check).</summary>
+    private enum EndOfTurn
+    {
+        File,
+        Live,
+        Silence,
+    }
+
+    private sealed record RespondError(
+        [property: JsonPropertyName("input")] string Input,
+        [property: JsonPropertyName("error")] string Error);
 
     /// <summary>The six per-turn figures, in milliseconds, named as the engine's latency event names them.</summary>
     internal sealed record Timings(

@@ -148,7 +148,7 @@ public sealed class VoiceSessionTests(EngineFixture engineFixture, PackFixture p
             return await SessionDriver.CollectTurnAsync(session);
         }
 
-        // A bar any started reply clears: the first check (96 ms into the pause) ends the turn.
+        // A bar any started reply clears: the first check (ProbeSilenceMs, 160 ms, into the pause) ends the turn.
         var eager = await Converse(new SemanticEndOfTurnOptions { MinConfidence = 1e-6, FinalMinConfidence = 1e-6 });
         var vadOnly = await Converse(new SemanticEndOfTurnOptions { Enabled = false });
         var unreachable = await Converse(new SemanticEndOfTurnOptions { MinConfidence = 1, FinalMinConfidence = 1 });
