@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 
@@ -45,6 +46,58 @@ public sealed class BrowserTests(SharedGateway gateway, ITestOutputHelper output
         Assert.Contains(stats.GetProperty("route").GetString(), new[] { "webrtc-loopback", "web-audio" });
         Assert.Empty(stats.GetProperty("errors").EnumerateArray());
         Assert.True(new FileInfo(screenshot).Length > 1000);
+    }
+
+    [Fact]
+    public async Task Speech_captured_while_the_call_is_still_connecting_is_sent_once_the_server_is_ready()
+    {
+        // The caller speaks at once (300 ms after the microphone opens) while the server's 'ready' is held back 1.5 s
+        // on its way to the page: the question is over before the page may send audio, so only the client's
+        // pre-connect buffer can bring it to the server.
+        var wav = MicrophoneWav("preconnect", TestSpeech.Join(TestSpeech.Pcm16("what is my balance"), TestSpeech.Silence(9000)));
+        await using var browser = await Browser.LaunchAsync(wav);
+        var page = browser.Page;
+        await page.RouteWebSocketAsync(new Regex("/v1/voice"), route =>
+        {
+            var server = route.ConnectToServer();
+            var gate = new object();
+            var forward = Task.CompletedTask;
+            server.OnMessage(frame =>
+            {
+                lock (gate)
+                {
+                    // Keep the server's order: every message waits for the one before it (the ready for its delay).
+                    forward = forward.ContinueWith(async _ =>
+                    {
+                        if (frame.Text is { } text)
+                        {
+                            if (text.Contains("\"ready\"", StringComparison.Ordinal))
+                            {
+                                await Task.Delay(1500);
+                            }
+
+                            route.Send(text);
+                        }
+                        else
+                        {
+                            route.Send(frame.Binary!);
+                        }
+                    }, TaskScheduler.Default).Unwrap();
+                }
+            });
+        });
+        await page.GotoAsync(gateway.BaseUri.ToString());
+        await page.ClickAsync("#connect");
+
+        await page.WaitForFunctionAsync("() => window.voiceAgent.stats.replies.length > 0", null, new() { Timeout = 60_000 });
+        var stats = await Stats(page);
+        var transcript = await page.TextContentAsync("#transcript");
+        output.WriteLine($"transcript '{transcript}', reply '{await page.TextContentAsync("#reply")}'\nstats: {stats}");
+
+        Assert.True(stats.GetProperty("preconnectMs").GetInt64() >= 1500, $"only {stats.GetProperty("preconnectMs")} ms were captured before the server was ready");
+        Assert.Equal(0, stats.GetProperty("preconnectDroppedMs").GetInt64());
+        Assert.Contains("balance", transcript, StringComparison.OrdinalIgnoreCase);
+        Assert.Empty(stats.GetProperty("errors").EnumerateArray());
     }
 
     [Fact]
