@@ -291,9 +291,31 @@ FRESH_O = [
     "The dancer twirled across the polished stage.", "My cousin painted a dragon on his bedroom wall.",
     "The gardener planted tulips along the narrow path.", "A blacksmith hammered a horseshoe on the anvil.",
 ]
+FRESH_P = [
+    "The ferryman rowed two nuns across the misty lake.", "A raccoon tipped over the dustbin behind the cafe.",
+    "The organist played a hymn while the candles flickered.", "A llama spat at the boy who teased it.",
+    "The welder lowered his mask and struck an arc.", "Our toaster sparked and tripped the fuses.",
+    "The ice cream van played a tune outside the school.", "A flamingo balanced on one pink leg.",
+    "The midwife drove through the snow at midnight.", "My aunt pickled beetroot in tall glass jars.",
+    "Four soldiers marched past the statue of the king.", "A slug left a silver trail across the patio.",
+    "The tailor pinned the hem of a velvet gown.", "We flew a paper dragon on the windy beach.",
+    "A badger dug under the allotment fence.", "A moose wandered onto the railway line.",
+    "The drummer broke a stick during his solo.", "Grandpa snored through the entire wedding speech.",
+    "The miner lit his lamp before the long descent.", "An otter cracked a shell on its belly.",
+    "The electrician replaced the bulbs in the hallway.", "Our vicar rides a scooter to the chapel.",
+    "The twins argued over the last slice of cake.", "A magpie stole a teaspoon from the picnic.",
+    "The architect unrolled the plans on the bonnet of the car.", "My brother juggled oranges at the market.",
+    "The caretaker unlocked the gym for the badminton club.", "A hamster escaped through a gap in the cage.",
+    "The divers found an anchor on the sea floor.", "Fog rolled down the valley before sunrise.",
+    "The kitten pounced on a ball of red wool.", "A peacock spread its tail on the palace lawn.",
+    "The cashier dropped a roll of coins on the tiles.", "Our plane circled the airport for an hour.",
+    "A scarecrow lost its hat in the autumn gale.", "A glider soared above the chalk cliffs.",
+    "The acrobat swung from a rope beneath the tent.", "My grandmother embroidered a pillow with daisies.",
+    "The shepherdess counted lambs by lantern light.", "A stonemason chiselled letters into a gravestone.",
+]
 SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E, "f": FRESH_F, "g": FRESH_G,
         "h": FRESH_H, "i": FRESH_I, "j": FRESH_J, "k": FRESH_K,
-        "l": FRESH_L, "m": FRESH_M, "n": FRESH_N, "o": FRESH_O}
+        "l": FRESH_L, "m": FRESH_M, "n": FRESH_N, "o": FRESH_O, "p": FRESH_P}
 
 
 # Function words ignored when two sentences are compared for near-duplication (--check).
