@@ -20,25 +20,22 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
 from scipy.io import wavfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from corpus_text import REPLIES  # noqa: E402
+from data import load_split  # noqa: E402
 
-TRAINING = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(TRAINING)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def write_split(split, folder):
     """The split's clips as 16 kHz WAV files in `folder`; returns (paths, intents)."""
-    audio = np.load(os.path.join(TRAINING, "data", "corpus", f"{split}_000.npz"))
-    meta = json.load(open(os.path.join(TRAINING, "data", "corpus", f"{split}_000.json")))
-    samples, offsets = audio["audio"], audio["offsets"]
+    waves, meta = load_split(split)
     paths = []
-    for i in range(len(meta)):
+    for i, wave in enumerate(waves):
         path = os.path.join(folder, f"{split}_{i:03d}.wav")
-        wavfile.write(path, 16000, samples[offsets[i]:offsets[i + 1]])
+        wavfile.write(path, 16000, wave)
         paths.append(path)
     return paths, [m["intent"] for m in meta]
 

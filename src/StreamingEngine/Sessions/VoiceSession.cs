@@ -560,22 +560,11 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             Channel<int>? codes = null;
             if (mode == OutputMode.TextAndAudio && _speech is { } speech)
             {
-                var channel = codes = Channel.CreateBounded<int>(new BoundedChannelOptions(64) { SingleReader = true, SingleWriter = true });
+                var channel = Channel.CreateBounded<int>(new BoundedChannelOptions(64) { SingleReader = true, SingleWriter = true });
+                codes = channel;
                 work.AudioPending = true;
                 speech.Reset(_engine.Pack.DetokenizerSettings?.DefaultSeed);
-                speechTask = Task.Run(async () =>
-                {
-                    try
-                    {
-                        await RunSpeechAsync(work, speech, channel.Reader, token).ConfigureAwait(false);
-                    }
-                    catch (Exception ex)
-                    {
-                        // Nobody drains the codes any more: fail the generator's next write instead of leaving it blocked.
-                        channel.Writer.TryComplete(ex);
-                        throw;
-                    }
-                }, CancellationToken.None);
+                speechTask = Task.Run(() => RunSpeechAsync(work, speech, channel, token), CancellationToken.None);
             }
 
             var events = new List<ReplyEvent>(4);
@@ -651,13 +640,13 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         }
     }
 
-    private async Task RunSpeechAsync(ReplyWork work, ReplyAudioPipeline speech, ChannelReader<int> codes, CancellationToken token)
+    private async Task RunSpeechAsync(ReplyWork work, ReplyAudioPipeline speech, Channel<int> codes, CancellationToken token)
     {
         Interlocked.Increment(ref _activeSpeechWorkers);
         try
         {
             var output = new ReplyPcmFramer(this, work, speech.SampleRate);
-            await foreach (var code in codes.ReadAllAsync(token).ConfigureAwait(false))
+            await foreach (var code in codes.Reader.ReadAllAsync(token).ConfigureAwait(false))
             {
                 speech.PushCode(code, output.Append, token);
                 await output.FlushFramesAsync(final: false, token).ConfigureAwait(false);
@@ -666,6 +655,12 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             speech.Complete(output.Append, token);
             await output.FlushFramesAsync(final: true, token).ConfigureAwait(false);
             Emit(new SessionEvent(SessionEventKind.ReplyAudioEnded, work.TurnId) { AudioMs = (long)Math.Round(output.QueuedMs) });
+        }
+        catch (Exception ex)
+        {
+            // Nobody drains the codes any more: fail the generator's next write instead of leaving it blocked.
+            codes.Writer.TryComplete(ex);
+            throw;
         }
         finally
         {

@@ -78,14 +78,14 @@ internal static class RespondCommand
 
         if (options.Single("--semantic-confidence") is { } bar)
         {
-            var parts = bar.Split(',');
-            if (parts.Length > 2 || !parts.All(x => double.TryParse(x, NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
+            var values = bar.Split(',').Select(x => double.TryParse(x, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : double.NaN).ToArray();
+            if (values.Length > 2 || values.Any(double.IsNaN))
             {
                 throw new CliException($"option '--semantic-confidence' takes MIN or MIN,FINAL (numbers in (0, 1]), got '{bar}'.");
             }
 
-            semantic.MinConfidence = double.Parse(parts[0], CultureInfo.InvariantCulture);
-            semantic.FinalMinConfidence = double.Parse(parts[^1], CultureInfo.InvariantCulture);
+            semantic.MinConfidence = values[0];
+            semantic.FinalMinConfidence = values[^1];
         }
 
         try
