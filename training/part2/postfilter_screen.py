@@ -52,6 +52,11 @@ def main():
     ap.add_argument("--chunk", type=int, default=-1, help="override the schedule's chunk_tokens (-1: keep)")
     ap.add_argument("--no-prefix", action="store_true",
                     help="decode every chunk without the cache of earlier output (does the DiT's own past help?)")
+    ap.add_argument("--max-cache", type=int, default=-1,
+                    help="override the schedule's max_cache_frames (-1: keep): the DiT attends to at most this many "
+                         "frames of its own earlier output")
+    ap.add_argument("--t-clean", type=float, default=-1.0,
+                    help="override the schedule's t_clean (-1: keep): the flow time of the cache-writing call")
     ap.add_argument("--units", default=None,
                     help="tokenize the evaluation and fresh clips with this unit file instead of the installed one "
                          "(a DiT trained on another codebook, e.g. work/part2/units_s16.pt under training/)")
@@ -60,7 +65,9 @@ def main():
     # schedule overrides; max_cache_frames 0 drops every chunk's keys/values as soon as they are written (no prefix)
     over = {k: v for k, v, on in (("lookahead_tokens", a.lookahead, a.lookahead >= 0),
                                   ("chunk_tokens", a.chunk, a.chunk > 0),
-                                  ("max_cache_frames", 0, a.no_prefix)) if on}
+                                  ("max_cache_frames", 0, a.no_prefix),
+                                  ("max_cache_frames", a.max_cache, a.max_cache >= 0 and not a.no_prefix),
+                                  ("t_clean", a.t_clean, a.t_clean > 0)) if on}
     sched = dict(SCHEDULE, **over)
     dit, _ = load(a.detok_run, DiT, DiTConfig)
     voc, _ = load(a.vocoder_run, Vocoder, VocoderConfig)
@@ -89,7 +96,8 @@ def main():
     runs = "" if (a.detok_run, a.vocoder_run) == ("detok", "vocoder") else f"_{a.detok_run}_{a.vocoder_run}"
     runs += f"_{os.path.splitext(os.path.basename(a.units))[0]}" if a.units else ""
     runs += "".join({"lookahead_tokens": f"_la{a.lookahead}", "chunk_tokens": f"_chunk{a.chunk}",
-                     "max_cache_frames": "_noprefix"}[k] for k in over)
+                     "max_cache_frames": "_noprefix" if a.no_prefix else f"_cache{a.max_cache}",
+                     "t_clean": f"_tclean{a.t_clean:g}"}[k] for k in over)
     save_json(os.path.join(WORK2, "eval", f"postfilter_{a.set}{runs}.json"), res)
 
 
