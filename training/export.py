@@ -340,7 +340,10 @@ def manifest(enc, dec, vocab, e_io, d_io, training_info, text_bias):
         "stream": {"audio_delay": DELAY, "text_blank": "text_blank", "text_eos": "text_eos",
                    "output_mode_tokens": {"text": "speech_ct", "text_and_audio": "speech_ctd"},
                    "stop_audio_tokens": ["msg_end", "media_end"],
-                   "max_new_tokens": 200, "max_reply_audio_tokens": 1500},
+                   "max_new_tokens": 200, "max_reply_audio_tokens": 1500,
+                   # earlier turns the decoder should see: the demo's replies do not depend on history, and with it
+                   # the replies of later turns go wrong (scripts/eval_conversation.py; training/REPORT.md, session 24)
+                   "history_turns": 0},
         "sampling": {"demo_greedy": True,
                      "text": {"temperature": 0.0, "top_k": 5, "repetition_penalty": 1.0, "repetition_window": 16},
                      "audio": {"temperature": 0.0, "top_k": 5, "repetition_penalty": 1.0, "repetition_window": 64},

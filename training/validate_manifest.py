@@ -119,6 +119,9 @@ def semantic_errors(doc, base_dir, check_files):
               *doc["stream"]["output_mode_tokens"].values()):
         if n not in doc["special_tokens"]:
             errs.append(f"stream refers to unknown special token {n}")
+    h = doc["stream"].get("history_turns")
+    if h is not None and (not isinstance(h, int) or isinstance(h, bool) or h < 0):
+        errs.append(f"stream.history_turns must be a whole number >= 0, got {h!r}")
     return errs
 
 

@@ -118,6 +118,7 @@ public sealed class ModelPackTests(PackFixture fixture, ITestOutputHelper output
         ["symbolic_dim_renamed"] = (dir => ScratchPack.EditManifest(dir, m => m["graphs"]!["decoder"]!["inputs"]![0]!["dims"]![1] = "length"), "graphs.decoder.inputs[0].dims[1]", "manifest.json"),
         ["bad_token_id"] = (dir => ScratchPack.EditManifest(dir, m => m["special_tokens"]!["text_blank"] = m["vocab"]!["size"]!.GetValue<long>() + 5), "special_tokens.text_blank", "manifest.json"),
         ["negative_delay"] = (dir => ScratchPack.EditManifest(dir, m => m["stream"]!["audio_delay"] = -1), "stream.audio_delay", "manifest.json"),
+        ["negative_history_turns"] = (dir => ScratchPack.EditManifest(dir, m => m["stream"]!["history_turns"] = -1), "stream.history_turns", "manifest.json"),
         ["kv_entries_inconsistent"] = (dir => ScratchPack.EditManifest(dir, m => m["decoder"]!["kv_cache"]!["num_entries"] = m["decoder"]!["num_layers"]!.GetValue<int>()), "decoder.kv_cache.num_entries", "manifest.json"),
         ["logit_bias_key_not_an_id"] = (dir => ScratchPack.EditManifest(dir, m => m["sampling"]!["text_logit_bias"] = JsonNode.Parse("""{"Sorry,": -0.7}""")), "sampling.text_logit_bias.Sorry,", "manifest.json"),
         ["logit_bias_id_out_of_range"] = (dir => ScratchPack.EditManifest(dir, m => m["sampling"]!["text_logit_bias"] = JsonNode.Parse("""{"1000000": -0.7}""")), "sampling.text_logit_bias.1000000", "manifest.json"),

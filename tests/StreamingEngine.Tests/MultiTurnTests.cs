@@ -144,6 +144,38 @@ public sealed class MultiTurnTests(PackFixture fixture)
     }
 
     [Fact]
+    public void A_checkpoint_is_placed_through_later_trims_and_one_in_dropped_history_is_refused()
+    {
+        var cases = EngineTestSupport.E2eCases(fixture);
+        using var state = fixture.Decoder.CreateState();
+        fixture.Generator.Generate(state, EngineTestSupport.GoldenTurn(fixture, cases[0]), Short(OutputMode.TextAndAudio));
+        var endOfFirst = state.CreateCheckpoint();
+        var second = fixture.Generator.Generate(state, EngineTestSupport.GoldenTurn(fixture, cases[1]), Short(OutputMode.TextOnly));
+        var afterPrompt = second.CheckpointAfterPrompt;
+
+        // The first turn and the closing position that opened the second one go.
+        var dropped = state.TrimOldestTurns(1);
+        Assert.Equal(endOfFirst.Length + 1, dropped);
+        Assert.Equal(dropped, state.DroppedPositions);
+        Assert.Equal(1, state.DroppedTurns);
+        Assert.Equal(afterPrompt.Length - dropped, state.PositionOf(afterPrompt));
+
+        state.Rollback(afterPrompt);
+        Assert.Equal(afterPrompt.Length - dropped, state.Length);
+        Assert.Equal(1, state.TurnCount);
+        var e = Assert.Throws<ArgumentException>(() => state.Rollback(endOfFirst));
+        Assert.Contains("dropped", e.Message, StringComparison.Ordinal);
+
+        // Keeping no turn starts the conversation afresh: no cache, no reply to close.
+        Assert.Equal(state.Length, state.TrimOldestTurns(0));
+        Assert.Equal(0, state.Length);
+        Assert.Equal(0, state.TurnCount);
+        Assert.False(state.ClosingPending);
+        Assert.Equal(2, state.DroppedTurns);
+        Assert.Equal(0, state.PositionOf(afterPrompt)); // the state had been rolled back to it: all of it went
+    }
+
+    [Fact]
     public void Max_positions_is_enforced()
     {
         using var state = fixture.Decoder.CreateState();

@@ -135,6 +135,58 @@ public sealed class RespondCommandTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void A_conversation_answers_each_turn_of_one_call_in_full()
+    {
+        // One session, as a call: with every earlier turn in context the demo decoder cut the replies of later turns
+        // short ("Your", "Sorry, I"); the pack's history (none) answers each turn as it answers a first one.
+        var dir = GatewayProcess.Scratch("respond-conversation");
+        string[] questions = ["what is my balance", "i lost my card", "what time do you open", "what is my balance"];
+        var inputs = questions.Select((q, i) => Path.Combine(dir, $"turn{i}.wav")).ToArray();
+        for (var i = 0; i < questions.Length; i++)
+        {
+            Speak(questions[i], inputs[i], 16000, trailingSeconds: 1);
+        }
+
+        var result = GatewayProcess.Run(["respond", "--conversation", "--end-of-turn", "live", "--input", .. inputs, "--output-dir", Path.Combine(dir, "replies"), "--json"]);
+        output.WriteLine(result.ToString());
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal([0, 1, 2, 3], lines.Select(l => l.GetProperty("turn").GetInt32()));
+        foreach (var line in lines)
+        {
+            Assert.True(TestSpeech.IsKnownReply(line.GetProperty("reply_text").GetString()), line.ToString());
+            Assert.True(line.GetProperty("audio_ms").GetDouble() > 1000, line.ToString());
+        }
+
+        // The same question gets the same answer at the start and at the end of the call.
+        Assert.Equal(lines[0].GetProperty("reply_text").GetString(), lines[3].GetProperty("reply_text").GetString());
+    }
+
+    [Theory]
+    [InlineData("needs '--output-dir'", "--conversation", "--input", "a.wav", "--output", "r.wav")]
+    [InlineData("'--history-turns' takes a whole number", "--history-turns", "two", "--input", "a.wav", "--output", "r.wav")]
+    public void Bad_conversation_options_exit_2_with_one_sentence(string expected, params string[] args)
+    {
+        var result = GatewayProcess.Run(["respond", .. args]);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, Assert.Single(result.StderrLines), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_turns_of_one_conversation_must_share_a_sample_rate()
+    {
+        var dir = GatewayProcess.Scratch("respond-conversation-rates");
+        var a = Path.Combine(dir, "a.wav");
+        var b = Path.Combine(dir, "b.wav");
+        Speak("hello", a, 16000);
+        Speak("goodbye", b, 8000);
+        var result = GatewayProcess.Run("respond", "--conversation", "--input", a, b, "--output-dir", Path.Combine(dir, "replies"));
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("share one sample rate", Assert.Single(result.StderrLines), StringComparison.Ordinal);
+    }
+
     private static void Speak(string text, string path, int rate, double trailingSeconds = 0.3)
     {
         var raw = path + ".espeak.wav";

@@ -429,6 +429,11 @@ internal sealed partial class ManifestValidator
         {
             AtLeast(maxAudio, 1, "stream.max_reply_audio_tokens");
         }
+
+        if (s.HistoryTurns is { } history)
+        {
+            AtLeast(history, 0, "stream.history_turns");
+        }
     }
 
     private void ValidateLogitBias(IReadOnlyDictionary<string, double>? bias, string path, long vocabSize)

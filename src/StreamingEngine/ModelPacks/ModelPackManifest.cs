@@ -171,6 +171,12 @@ public sealed record StreamSection
     public IReadOnlyList<string>? StopAudioTokens { get; init; }
     public int? MaxNewTokens { get; init; }
     public int? MaxReplyAudioTokens { get; init; }
+
+    /// <summary>
+    /// Earlier turns the decoder should see when it answers (what it was trained to use); an engine drops older ones.
+    /// Absent: no limit but the context length.
+    /// </summary>
+    public int? HistoryTurns { get; init; }
 }
 
 public sealed record OutputModeTokensSection

@@ -30,6 +30,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     private const int SliceSamples = 320; // 20 ms: VAD events stay precise even when a caller pushes a whole file
 
     private readonly VoiceAgentEngine _engine;
+    private readonly int? _historyTurns;
     private readonly ILogger _logger;
     private readonly object _gate = new();
     private readonly Resampler? _inputResampler;
@@ -69,6 +70,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         _engine = engine;
         _logger = logger;
         Options = options;
+        _historyTurns = options.MaxHistoryTurns ?? engine.Pack.Manifest.Stream?.HistoryTurns;
         Id = id;
         if (options.InputSampleRate != ModelRate)
         {
@@ -145,6 +147,9 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
 
     /// <summary>Positions in the decoder's context (read it between turns; a running reply changes it).</summary>
     public int DecoderLength => _decoderState.Length;
+
+    /// <summary>Turns in the decoder's context (read it between turns).</summary>
+    internal int DecoderTurnCount => _decoderState.TurnCount;
 
     /// <summary>Number of committed user turns.</summary>
     public int TurnCount => Volatile.Read(ref _turnId);
@@ -600,6 +605,18 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             await speechTask.ConfigureAwait(false);
             Emit(new SessionEvent(SessionEventKind.ReplyDone, work.TurnId) { Text = run.Result.Text });
             Emit(new SessionEvent(SessionEventKind.TurnLatency, work.TurnId) { Latency = work.Latency() });
+
+            // Now, while the caller listens, rather than after the next commit: the re-prefill is off the first-packet
+            // path, and the end-of-turn check of the next turn sees the history its reply will. A barge-in on audio
+            // still queued is unaffected (KeepDeliveredPart places its checkpoints through the trim).
+            try
+            {
+                TrimHistory(CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                _logger.LogWarning(ex, "Session {Session}: trimming the history after reply {Turn} failed; the next reply tries again", Id, work.TurnId);
+            }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
@@ -683,7 +700,10 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             return;
         }
 
+        // Where the reply starts now: a history trim after it was generated may have moved it forward, or dropped it.
         var afterPrompt = run.Result.CheckpointAfterPrompt;
+        var replyDropped = afterPrompt.TurnCount - (_decoderState.DroppedTurns - afterPrompt.DroppedTurns) <= 0;
+        var replyStart = _decoderState.PositionOf(afterPrompt);
         var deliveredMs = work.DeliveredAtInterruptMs ?? work.DeliveredMs;
         var keep = 0;
         if (Options.Mode == OutputMode.TextAndAudio)
@@ -698,8 +718,15 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             keep = run.Result.Steps;
         }
 
+        if (replyDropped)
+        {
+            // The reply went with the rest of the history (none is kept): nothing of it is left to shorten.
+            work.KeptReplyPositions = 0;
+            return;
+        }
+
         // Truncating the end of the cache is always valid (positions before it are untouched).
-        _decoderState.Truncate(Math.Min(afterPrompt.Length + keep, _decoderState.Length));
+        _decoderState.Truncate(Math.Min(replyStart + keep, _decoderState.Length));
 
         // Whatever was kept is a finished (if shortened) reply: the next turn opens with the closing position.
         _decoderState.ClosingPending = true;
@@ -708,6 +735,8 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
 
     private void TrimContextIfNeeded(int userTokens, CancellationToken token)
     {
+        // Normally done when the last reply ended; here too for a reply that was cut off or failed before that.
+        TrimHistory(token);
         var cap = Math.Min(Options.MaxContextPositions, _engine.Decoder.MaxPositions);
         var reserve = userTokens + 8 + (Options.MaxNewTokens ?? _engine.Pack.Tokens.MaxNewTokens);
         if (_decoderState.Length + reserve > cap && _decoderState.TurnCount > 0)
@@ -718,6 +747,16 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             {
                 _decoderState.TrimOldestTurns(0, token);
             }
+        }
+    }
+
+    /// <summary>Drops the turns older than the history the decoder should see (<see cref="VoiceSessionOptions.MaxHistoryTurns"/>).</summary>
+    private void TrimHistory(CancellationToken token)
+    {
+        if (_historyTurns is int history && _decoderState.TurnCount > history)
+        {
+            var dropped = _decoderState.TrimOldestTurns(history, token);
+            _logger.LogDebug("Session {Session}: dropped {Dropped} positions of turns older than the last {History}", Id, dropped, history);
         }
     }
 

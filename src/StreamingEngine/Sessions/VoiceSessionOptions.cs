@@ -53,6 +53,14 @@ public sealed class VoiceSessionOptions
     /// <summary>Whole turns kept when the context is trimmed.</summary>
     public int KeepTurnsOnTrim { get; set; } = 2;
 
+    /// <summary>
+    /// Earlier turns (caller turn + reply) the decoder sees when it answers; older ones are dropped (and the rest
+    /// re-prefilled) as soon as a reply has been generated, so the next answer and the end-of-turn check both see the
+    /// same history. Null: the pack's <c>stream.history_turns</c> (what its decoder was trained to use), or no limit
+    /// but <see cref="MaxContextPositions"/> when the pack names none.
+    /// </summary>
+    public int? MaxHistoryTurns { get; set; }
+
     /// <summary>Cap on generated positions per reply (null: the pack's <c>stream.max_new_tokens</c>).</summary>
     public int? MaxNewTokens { get; set; }
 
@@ -89,6 +97,7 @@ public sealed class VoiceSessionOptions
         Check(PreRollMs is >= 0 and <= 2000, $"PreRollMs must be from 0 to 2000, got {PreRollMs}.");
         Check(MaxContextPositions >= 256, $"MaxContextPositions must be at least 256, got {MaxContextPositions}.");
         Check(KeepTurnsOnTrim >= 0, $"KeepTurnsOnTrim must not be negative, got {KeepTurnsOnTrim}.");
+        Check(MaxHistoryTurns is null or >= 0, $"MaxHistoryTurns must not be negative, got {MaxHistoryTurns}.");
         Check(AudioQueueFrames >= 4, $"AudioQueueFrames must be at least 4, got {AudioQueueFrames}.");
         Check(EventQueueCapacity >= 16, $"EventQueueCapacity must be at least 16, got {EventQueueCapacity}.");
         Vad.Validate();

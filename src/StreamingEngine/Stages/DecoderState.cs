@@ -85,6 +85,12 @@ public sealed class DecoderState : IDisposable
     /// <summary>User turns recorded (prefills with a turn start).</summary>
     public int TurnCount => _turnStarts.Count;
 
+    /// <summary>Positions trimmed off the front of the conversation so far (<see cref="TrimOldestTurns"/>, <see cref="Reprefill"/>).</summary>
+    public long DroppedPositions { get; private set; }
+
+    /// <summary>Whole turns trimmed off the front of the conversation so far.</summary>
+    public int DroppedTurns { get; private set; }
+
     /// <summary>Cache position of each recorded turn's <c>user_msg_start</c>.</summary>
     public IReadOnlyList<int> TurnStarts => _turnStarts;
 
@@ -158,19 +164,32 @@ public sealed class DecoderState : IDisposable
     }
 
     /// <summary>The current length, pending closing and turn count, to <see cref="Rollback"/> to later.</summary>
-    public DecoderCheckpoint CreateCheckpoint() => new(Length, ClosingPending, TurnCount);
+    public DecoderCheckpoint CreateCheckpoint() => new(Length, ClosingPending, TurnCount, DroppedPositions, DroppedTurns);
+
+    /// <summary>
+    /// Where <paramref name="checkpoint"/>'s length lies in the cache now: trims since the checkpoint moved every kept
+    /// position forward by what they dropped. Negative when the checkpoint lies in history that has been dropped.
+    /// </summary>
+    public int PositionOf(DecoderCheckpoint checkpoint) => (int)(checkpoint.Length - (DroppedPositions - checkpoint.DroppedPositions));
 
     /// <summary>Returns to <paramref name="checkpoint"/> by truncating the END of the cache (e.g. to drop an abandoned reply on barge-in).</summary>
     public void Rollback(DecoderCheckpoint checkpoint)
     {
-        if (checkpoint.Length > Length || checkpoint.TurnCount > TurnCount)
+        var length = PositionOf(checkpoint);
+        var turns = checkpoint.TurnCount - (DroppedTurns - checkpoint.DroppedTurns);
+        if (length < 0 || turns < 0)
         {
-            throw new ArgumentException($"The checkpoint ({checkpoint.Length} positions, {checkpoint.TurnCount} turns) is ahead of the state ({Length} positions, {TurnCount} turns); it belongs to a later state or was invalidated by a trim.", nameof(checkpoint));
+            throw new ArgumentException($"The checkpoint ({checkpoint.Length} positions, {checkpoint.TurnCount} turns) lies in history that a trim has dropped since.", nameof(checkpoint));
         }
 
-        Truncate(checkpoint.Length);
+        if (length > Length || turns > TurnCount)
+        {
+            throw new ArgumentException($"The checkpoint ({checkpoint.Length} positions, {checkpoint.TurnCount} turns) is ahead of the state ({Length} positions, {TurnCount} turns); it belongs to a later state.", nameof(checkpoint));
+        }
+
+        Truncate(length);
         ClosingPending = checkpoint.ClosingPending;
-        _turnStarts.RemoveRange(checkpoint.TurnCount, _turnStarts.Count - checkpoint.TurnCount);
+        _turnStarts.RemoveRange(turns, _turnStarts.Count - turns);
     }
 
     /// <summary>
@@ -205,14 +224,24 @@ public sealed class DecoderState : IDisposable
     /// <summary>
     /// Drops the oldest whole turns so that at most <paramref name="keepTurns"/> remain, then rebuilds the cache by
     /// re-prefilling the kept turns' stored positions from an empty cache (docs/model-pack.md §7: positions are never
-    /// cut out of a cache). The closing flag is kept. Returns the number of positions dropped.
+    /// cut out of a cache). The closing flag is kept, except with 0 turns kept: then the conversation starts afresh
+    /// (an empty cache has no reply to close). Returns the number of positions dropped.
     /// </summary>
     public int TrimOldestTurns(int keepTurns, CancellationToken cancellationToken = default)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(keepTurns);
+        ArgumentOutOfRangeException.ThrowIfNegative(keepTurns);
         if (TurnCount <= keepTurns)
         {
             return 0;
+        }
+
+        if (keepTurns == 0)
+        {
+            var all = Length;
+            DroppedTurns += TurnCount;
+            DroppedPositions += all;
+            Truncate(0);
+            return all;
         }
 
         var from = _turnStarts[TurnCount - keepTurns];
@@ -251,6 +280,8 @@ public sealed class DecoderState : IDisposable
         }
 
         Length = kept.Length;
+        DroppedTurns += _turnStarts.Count - starts.Length;
+        DroppedPositions += from;
         _turnStarts.Clear();
         _turnStarts.AddRange(starts);
         ClosingPending = closing;

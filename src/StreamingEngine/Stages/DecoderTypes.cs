@@ -20,7 +20,9 @@ public readonly ref struct DecoderLogits
 /// <param name="Length">Cache positions at the checkpoint.</param>
 /// <param name="ClosingPending">Whether a closing position was pending.</param>
 /// <param name="TurnCount">Turns recorded at the checkpoint.</param>
-public readonly record struct DecoderCheckpoint(int Length, bool ClosingPending, int TurnCount);
+/// <param name="DroppedPositions">Positions the state had trimmed off its front by then, so the checkpoint stays meaningful across later trims (<see cref="DecoderState.PositionOf"/>).</param>
+/// <param name="DroppedTurns">Turns the state had trimmed off its front by then.</param>
+public readonly record struct DecoderCheckpoint(int Length, bool ClosingPending, int TurnCount, long DroppedPositions = 0, int DroppedTurns = 0);
 
 /// <summary>
 /// Positions to prefill: parallel text and audio ids, feature rows (row-major <c>[Length, FeatureDim]</c>, zeros where

@@ -15,12 +15,17 @@ namespace VoiceAgent.Gateway.Cli;
 /// With <c>--end-of-turn file</c> (the default) the end of the file ends the turn; with <c>--end-of-turn live</c> the
 /// file is streamed in 20 ms pieces and the session ends the turn itself, as for a live caller (VAD silence hangover or
 /// the decoder's semantic end of turn at a pause), so the reply is the one a caller would get; <c>silence</c> is
-/// <c>live</c> without the semantic check (the hangover alone).
+/// <c>live</c> without the semantic check (the hangover alone). With <c>--conversation</c> the inputs are the caller's
+/// successive turns of ONE conversation (one session, the decoder keeping its history as for a live call, capped by
+/// <c>--history-turns</c>), which is how a call's later turns are checked.
 /// </summary>
 internal static class RespondCommand
 {
     /// <summary>Exit code when an input got no reply (no speech in it, or the reply failed).</summary>
     private const int NoReplyExitCode = 4;
+
+    /// <summary>Sample rate of the reply WAVs.</summary>
+    private const int OutputRate = 16000;
 
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -30,7 +35,7 @@ internal static class RespondCommand
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken)
     {
-        var options = new ArgReader(args, new HashSet<string> { "--input", "--output", "--output-dir", "--pack", "--mode", "--end-of-turn", "--semantic-probe-ms", "--semantic-confidence" }, new HashSet<string> { "--json" });
+        var options = new ArgReader(args, new HashSet<string> { "--input", "--output", "--output-dir", "--pack", "--mode", "--end-of-turn", "--semantic-probe-ms", "--semantic-confidence", "--history-turns" }, new HashSet<string> { "--json", "--conversation" });
         var inputs = options.Values("--input");
         if (inputs.Count == 0)
         {
@@ -52,6 +57,20 @@ internal static class RespondCommand
         if (single is not null && inputs.Count > 1)
         {
             throw new CliException($"'--output' takes one input but {inputs.Count} were given; use '--output-dir' instead.");
+        }
+
+        var conversation = options.Flag("--conversation");
+        if (conversation && directory is null)
+        {
+            throw new CliException("'--conversation' answers every input in one session; it needs '--output-dir'.");
+        }
+
+        int? historyTurns = null; // the pack's stream.history_turns
+        if (options.Single("--history-turns") is { } history)
+        {
+            historyTurns = history == "all" ? int.MaxValue
+                : int.TryParse(history, NumberStyles.None, CultureInfo.InvariantCulture, out var h) ? h
+                : throw new CliException($"option '--history-turns' takes a whole number of turns or 'all', got '{history}'.");
         }
 
         var mode = options.Single("--mode") switch
@@ -111,6 +130,11 @@ internal static class RespondCommand
             }
         }
 
+        if (conversation && clips.Select(c => c.Clip.SampleRate).Distinct().Count() > 1)
+        {
+            throw new CliException("the turns of one '--conversation' must share one sample rate, as one call's audio does.");
+        }
+
         if (directory is not null)
         {
             Directory.CreateDirectory(directory);
@@ -124,6 +148,10 @@ internal static class RespondCommand
 
         var json = options.Flag("--json");
         var failed = 0;
+        var sessionOptions = SessionOptions(mode, endOfTurn, semantic, historyTurns);
+
+        // One session for the whole conversation, or one per input (opened and disposed in RespondOnceAsync).
+        await using var shared = conversation ? engine.OpenSession(sessionOptions.WithInputRate(clips[0].Clip.SampleRate)) : null;
         for (var i = 0; i < clips.Count; i++)
         {
             var (path, clip) = clips[i];
@@ -131,14 +159,16 @@ internal static class RespondCommand
             RespondResult result;
             try
             {
-                result = await RespondOnceAsync(engine, clip, mode, endOfTurn, semantic, cancellationToken).ConfigureAwait(false);
+                result = shared is not null
+                    ? await RespondTurnAsync(shared, clip, endOfTurn, cancellationToken).ConfigureAwait(false)
+                    : await RespondOnceAsync(engine, clip, sessionOptions, endOfTurn, cancellationToken).ConfigureAwait(false);
             }
             catch (CliException ex) when (directory is not null && ex.ExitCode == NoReplyExitCode)
             {
                 // A batch goes on past an input that got no reply (no speech in it, a failed reply): its line says why.
                 failed++;
                 await output.WriteLineAsync(json
-                    ? JsonSerializer.Serialize(new RespondError(path, ex.Message), JsonOptions)
+                    ? JsonSerializer.Serialize(new RespondError(path, conversation ? i : null, ex.Message), JsonOptions)
                     : $"{path}: no reply: {ex.Message}").ConfigureAwait(false);
                 continue;
             }
@@ -146,7 +176,7 @@ internal static class RespondCommand
             WavFile.WritePcm16(target, result.Audio, result.SampleRate);
             if (json)
             {
-                await output.WriteLineAsync(JsonSerializer.Serialize(new RespondLine(path, target, result.Text, result.Transcript, result.EndOfTurn, Math.Round(result.AudioMs, 1), result.Timings), JsonOptions)).ConfigureAwait(false);
+                await output.WriteLineAsync(JsonSerializer.Serialize(new RespondLine(path, conversation ? i : null, target, result.Text, result.Transcript, result.EndOfTurn, Math.Round(result.AudioMs, 1), result.Timings), JsonOptions)).ConfigureAwait(false);
             }
             else
             {
@@ -186,26 +216,52 @@ internal static class RespondCommand
         return clash ? $"{stem}.{index}.reply.wav" : $"{stem}.reply.wav";
     }
 
-    private static async Task<RespondResult> RespondOnceAsync(VoiceAgentEngine engine, AudioClip clip, OutputMode mode, EndOfTurn endOfTurn, SemanticEndOfTurnOptions semantic, CancellationToken cancellationToken)
+    private static VoiceSessionOptions SessionOptions(OutputMode mode, EndOfTurn endOfTurn, SemanticEndOfTurnOptions semantic, int? historyTurns)
     {
-        var outputRate = 16000;
-        var sessionOptions = new VoiceSessionOptions
+        var options = new VoiceSessionOptions
         {
-            InputSampleRate = clip.SampleRate,
-            OutputSampleRate = outputRate,
+            OutputSampleRate = OutputRate,
             Mode = mode,
             AutoCommit = endOfTurn != EndOfTurn.File,
             BargeInEnabled = false,
             SemanticEndOfTurn = semantic.Clone(),
+            MaxHistoryTurns = historyTurns,
         };
-        sessionOptions.SemanticEndOfTurn.Enabled = endOfTurn == EndOfTurn.Live;
-        await using var session = engine.OpenSession(sessionOptions);
+        options.SemanticEndOfTurn.Enabled = endOfTurn == EndOfTurn.Live;
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliException(ex.Message);
+        }
 
+        return options;
+    }
+
+    private static VoiceSessionOptions WithInputRate(this VoiceSessionOptions options, int rate)
+    {
+        var copy = options.Clone();
+        copy.InputSampleRate = rate;
+        return copy;
+    }
+
+    private static async Task<RespondResult> RespondOnceAsync(VoiceAgentEngine engine, AudioClip clip, VoiceSessionOptions options, EndOfTurn endOfTurn, CancellationToken cancellationToken)
+    {
+        await using var session = engine.OpenSession(options.WithInputRate(clip.SampleRate));
+        return await RespondTurnAsync(session, clip, endOfTurn, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One caller turn on <paramref name="session"/>: sends the clip, waits for the reply it gets, collects it.</summary>
+    private static async Task<RespondResult> RespondTurnAsync(VoiceSession session, AudioClip clip, EndOfTurn endOfTurn, CancellationToken cancellationToken)
+    {
+        var turnsBefore = session.TurnCount;
         if (endOfTurn != EndOfTurn.File)
         {
             // As a caller's 20 ms packets; the first turn the session ends is the one answered, the rest is not sent.
             var piece = clip.SampleRate / 50;
-            for (var i = 0; i < clip.Samples.Length && session.TurnCount == 0; i += piece)
+            for (var i = 0; i < clip.Samples.Length && session.TurnCount == turnsBefore; i += piece)
             {
                 session.PushAudio(clip.Samples.AsSpan(i, Math.Min(piece, clip.Samples.Length - i)));
             }
@@ -215,7 +271,7 @@ internal static class RespondCommand
             session.PushAudio(clip.Samples);
         }
 
-        if (session.TurnCount == 0 && !session.CommitTurn())
+        if (session.TurnCount == turnsBefore && !session.CommitTurn())
         {
             throw new CliException("no speech was detected in the input.", NoReplyExitCode);
         }
@@ -273,13 +329,14 @@ internal static class RespondCommand
         }
 
         var samples = audio.ToArray();
-        return new RespondResult(text, transcript, latency?.EndOfTurn ?? "manual", samples, outputRate, 1000.0 * samples.Length / outputRate, Timings.From(latency));
+        return new RespondResult(text, transcript, latency?.EndOfTurn ?? "manual", samples, OutputRate, 1000.0 * samples.Length / OutputRate, Timings.From(latency));
     }
 
     private sealed record RespondResult(string Text, string Transcript, string EndOfTurn, float[] Audio, int SampleRate, double AudioMs, Timings Timings);
 
     private sealed record RespondLine(
         [property: JsonPropertyName("input")] string Input,
+        [property: JsonPropertyName("turn"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Turn,
         [property: JsonPropertyName("output")] string Output,
         [property: JsonPropertyName("reply_text")] string ReplyText,
         [property: JsonPropertyName("transcript")] string Transcript,
@@ -297,6 +354,7 @@ internal static class RespondCommand
 
     private sealed record RespondError(
         [property: JsonPropertyName("input")] string Input,
+        [property: JsonPropertyName("turn"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Turn,
         [property: JsonPropertyName("error")] string Error);
 
     /// <summary>The six per-turn figures, in milliseconds, named as the engine's latency event names them.</summary>

@@ -20,6 +20,7 @@ public sealed class BargeInTests(EngineFixture engineFixture, PackFixture pack)
             VadGatesEncoder = false,
             MaxNewTokens = 120,
             AudioQueueFrames = 512,
+            MaxHistoryTurns = 1, // the current turn stays in context after its reply (the demo pack keeps none)
         });
         session.PushAudio(speech);
         Assert.True(session.CommitTurn());
@@ -54,6 +55,52 @@ public sealed class BargeInTests(EngineFixture engineFixture, PackFixture pack)
         Assert.True(session.CommitTurn());
         var next = await SessionDriver.CollectTurnAsync(session, turnId: 2);
         Assert.Equal(2, next.TurnId);
+        Assert.NotEmpty(next.Audio);
+    }
+
+    [Fact]
+    public async Task A_barge_in_after_the_history_was_trimmed_keeps_what_was_heard_at_the_replys_new_place()
+    {
+        // The history is trimmed as soon as a reply is generated, while its audio is still queued; a barge-in on that
+        // audio must then shorten the reply where the trim moved it, not at its old positions.
+        var c = EngineTestSupport.E2eCases(pack).First(e => EngineTestSupport.Mode(e) == OutputMode.TextAndAudio);
+        var speech = GoldenTensor.F32(c.GetProperty("pcm"));
+        var promptLength = GoldenTensor.I64(c.GetProperty("prompt_text_ids")).Length;
+        await using var session = Engine.OpenSession(new VoiceSessionOptions
+        {
+            AutoCommit = false,
+            VadGatesEncoder = false,
+            MaxNewTokens = 120,
+            AudioQueueFrames = 512,
+            MaxHistoryTurns = 1,
+        });
+        session.PushAudio(speech);
+        Assert.True(session.CommitTurn());
+        var first = await SessionDriver.CollectTurnAsync(session, turnId: 1);
+        Assert.NotEmpty(first.Audio);
+        var oneTurn = session.DecoderLength;
+
+        session.PushAudio(speech);
+        Assert.True(session.CommitTurn());
+        await WaitForEventAsync(session, SessionEventKind.ReplyDone); // generated and queued: the first turn is dropped
+        var played = 0;
+        while (played < 12 && session.Audio.TryRead(out var frame))
+        {
+            Assert.Equal(2, frame.TurnId);
+            played++;
+            frame.Dispose();
+        }
+
+        Assert.Equal(12, played);
+        await session.WhenRepliesDone;
+        Assert.Equal(oneTurn, session.DecoderLength); // the second turn alone (same speech, same reply), at the front
+        var bargeIn = await SpeakUntilAsync(session, speech, SessionEventKind.BargeIn);
+        Assert.Equal(240, bargeIn.AudioMs);
+
+        await session.WhenRepliesDone;
+        Assert.Equal(promptLength + pack.Pack.Tokens.AudioDelay + 3, session.DecoderLength);
+        Assert.True(session.CommitTurn());
+        var next = await SessionDriver.CollectTurnAsync(session, turnId: 3);
         Assert.NotEmpty(next.Audio);
     }
 

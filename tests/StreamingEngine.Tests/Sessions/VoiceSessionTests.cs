@@ -174,6 +174,7 @@ public sealed class VoiceSessionTests(EngineFixture engineFixture, PackFixture p
             MaxNewTokens = 40,
             MaxContextPositions = 256,
             KeepTurnsOnTrim = 1,
+            MaxHistoryTurns = int.MaxValue, // only the position cap limits the context here
             AutoCommit = false,
             VadGatesEncoder = false,
         });
@@ -188,6 +189,64 @@ public sealed class VoiceSessionTests(EngineFixture engineFixture, PackFixture p
         }
 
         Assert.Equal(6, session.TurnCount);
+    }
+
+    [Fact]
+    public async Task With_the_packs_history_of_no_turns_a_later_turn_is_answered_as_a_first_one()
+    {
+        // The demo pack's decoder answers worse with earlier turns in context (stream.history_turns = 0), so the
+        // session forgets each turn once it is answered: the second turn of a call gets the first turn's answer.
+        Assert.Equal(0, pack.Pack.Manifest.Stream!.HistoryTurns);
+        var cases = EngineTestSupport.E2eCases(pack);
+        var first = GoldenTensor.F32(cases[0].GetProperty("pcm"));
+        var second = GoldenTensor.F32(cases[1].GetProperty("pcm"));
+        var options = new VoiceSessionOptions { Mode = OutputMode.TextOnly, MaxNewTokens = 40, AutoCommit = false, VadGatesEncoder = false };
+
+        await using var call = Engine.OpenSession(options);
+        call.PushAudio(first);
+        Assert.True(call.CommitTurn());
+        await SessionDriver.CollectTurnAsync(call, turnId: 1);
+        Assert.Equal(0, call.DecoderLength);
+        call.PushAudio(second);
+        Assert.True(call.CommitTurn());
+        var later = await SessionDriver.CollectTurnAsync(call, turnId: 2);
+
+        await using var fresh = Engine.OpenSession(options);
+        fresh.PushAudio(second);
+        Assert.True(fresh.CommitTurn());
+        var alone = await SessionDriver.CollectTurnAsync(fresh, turnId: 1);
+
+        Assert.False(string.IsNullOrEmpty(alone.ReplyText));
+        Assert.Equal(alone.ReplyText, later.ReplyText);
+    }
+
+    [Fact]
+    public async Task A_history_of_one_turn_keeps_the_last_answered_turn_only()
+    {
+        var c = EngineTestSupport.E2eCases(pack)[0];
+        var speech = GoldenTensor.F32(c.GetProperty("pcm"));
+        await using var session = Engine.OpenSession(new VoiceSessionOptions
+        {
+            Mode = OutputMode.TextOnly,
+            MaxNewTokens = 40,
+            AutoCommit = false,
+            VadGatesEncoder = false,
+            MaxHistoryTurns = 1,
+        });
+
+        var promptLength = GoldenTensor.I64(c.GetProperty("prompt_text_ids")).Length;
+        for (var turn = 1; turn <= 4; turn++)
+        {
+            session.PushAudio(speech);
+            Assert.True(session.CommitTurn());
+            var outcome = await SessionDriver.CollectTurnAsync(session, turnId: turn);
+            Assert.DoesNotContain(outcome.Events, e => e.Kind == SessionEventKind.Error);
+
+            // The turn just answered, from its user_msg_start (the previous reply's closing position went with that
+            // reply): its prompt and at most MaxNewTokens reply positions.
+            Assert.Equal(1, session.DecoderTurnCount);
+            Assert.InRange(session.DecoderLength, promptLength + 1, promptLength + 40);
+        }
     }
 
     [Fact]
