@@ -51,6 +51,12 @@ internal sealed record RunSummary
     /// <summary>Synthetic questions answered with their intent's reply text (quality, for context).</summary>
     public double? ReplyCorrect { get; init; }
 
+    /// <summary>
+    /// <see cref="ReplyCorrect"/> at each turn of the calls (index 0 = every session's first turn): a reply quality that
+    /// falls as calls go on points at the conversation history, not at the questions.
+    /// </summary>
+    public IReadOnlyList<double?>? ReplyCorrectByTurn { get; init; }
+
     /// <summary>Share of reported turns the server ended at a short pause because the model was sure (semantic end of turn).</summary>
     public double? SemanticEndOfTurn { get; init; }
 
@@ -170,6 +176,7 @@ internal sealed record BenchReport
             BargeIns = turns.Sum(t => t.BargeIns),
             Errors = errors,
             ReplyCorrect = ReplyCorrect(turns),
+            ReplyCorrectByTurn = turns.Count == 0 ? null : [.. Enumerable.Range(0, turns.Max(t => t.Turn) + 1).Select(i => ReplyCorrect([.. turns.Where(t => t.Turn == i)]))],
             SemanticEndOfTurn = SemanticShare(turns),
             PrematureEndOfTurn = turns.Count == 0 ? null : Math.Round((double)turns.Count(t => t.PrematureCommits > 0) / turns.Count, 3),
             RealtimeOk = turns.Count > 0 && completed == turns.Count && underruns == 0 && dropped == 0 && errors == 0 && failures.Count == 0,

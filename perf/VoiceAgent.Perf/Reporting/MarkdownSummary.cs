@@ -56,6 +56,21 @@ internal static class MarkdownSummary
                 $"| {r.Sessions} | {r.CompletedTurns}/{r.Turns} | {Triple(r.FirstPacketMs)} | {Triple(r.UserLatencyMs)} | {r.ReplyRtf.P50?.ToString("F3", CultureInfo.InvariantCulture) ?? "–"} / {r.ReplyRtf.Max?.ToString("F3", CultureInfo.InvariantCulture) ?? "–"} | {r.UnderrunTurns} | {r.DroppedFrames} | {Ms(r.SendLagMs.P99)} | {(r.RealtimeOk ? "yes" : "**no**")} | {Num(r.CpuPct)} | {Num(r.RssMb)} | {r.BenchCpuPct:F0} | {Pct(r.ReplyCorrect)} | {Pct(r.SemanticEndOfTurn)} | {Pct(r.PrematureEndOfTurn)} |\n");
         }
 
+        if (report.Runs.Any(r => r.ReplyCorrectByTurn is { Count: > 0 }))
+        {
+            var n = report.Runs.Max(r => r.ReplyCorrectByTurn?.Count ?? 0);
+            md.Append("\n## Correct replies by turn of the call\n\n");
+            md.Append("Each session is one call; turn 1 is its first question. A share that falls as calls go on points at the conversation history the decoder keeps, not at the questions.\n\n");
+            md.Append("| sessions | " + string.Join(" | ", Enumerable.Range(1, n).Select(i => $"turn {i}")) + " |\n");
+            md.Append("|---:|" + string.Concat(Enumerable.Repeat("---:|", n)) + "\n");
+            foreach (var r in report.Runs.OrderBy(r => r.Sessions))
+            {
+                var byTurn = r.ReplyCorrectByTurn ?? [];
+                var cells = string.Join(" | ", Enumerable.Range(0, n).Select(i => i < byTurn.Count ? Pct(byTurn[i]) : "–"));
+                md.Append(CultureInfo.InvariantCulture, $"| {r.Sessions} | {cells} |\n");
+            }
+        }
+
         md.Append("\n## Where the time goes (p50, ms)\n\n");
         md.Append("VoiceAgent stages are the server's `latency` event (wall time from the commit, except `vad_commit`, which is audio time from the last voiced sample to the commit). Cascade stages are measured the same way inside the cascade peer.\n\n");
         md.Append("The last two columns are the caller's own wall-clock split of the user-felt latency at the commit event: time beyond `vad_commit` in the first is input processing that fell behind real time; time beyond the first packet in the second is delivery.\n\n");
