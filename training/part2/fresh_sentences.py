@@ -313,9 +313,31 @@ FRESH_P = [
     "The acrobat swung from a rope beneath the tent.", "My grandmother embroidered a pillow with daisies.",
     "The shepherdess counted lambs by lantern light.", "A stonemason chiselled letters into a gravestone.",
 ]
+FRESH_Q = [
+    "The beekeeper lifted a frame heavy with golden comb.", "A heron glared at the fishermen from a rusty buoy.",
+    "The locksmith whistled a polka while he cut keys.", "My cousin knitted a scarf for the snowman.",
+    "The trawler returned to harbour with torn nets.", "A squirrel buried acorns beneath the old oak.",
+    "The conductor tapped his baton and the hall fell silent.", "Our neighbour grows prize pumpkins by the gate.",
+    "The blacksmith sold candlesticks at the county show.", "A tortoise nibbled the lettuce beside the birdbath.",
+    "The lifeguard blew her whistle at the swimmers.", "We roasted chestnuts over a brazier in the square.",
+    "The plumber found a wedding ring inside the drainpipe.", "A woodpecker drummed on the telegraph pole.",
+    "The jockey ate porridge with honey every dawn.", "My uncle carved a wooden spoon for the baby.",
+    "The postwoman befriended a goose on her round.", "A kingfisher flashed blue above the stream.",
+    "The surgeon collects antique maps of Portugal.", "Our dog chased a pheasant into the hedge.",
+    "The librarian hid a crossword under the counter.", "A gust of wind tore the umbrella from her hand.",
+    "The potter glazed twelve mugs in turquoise.", "Two hedgehogs snuffled through the fallen leaves.",
+    "The astronomer polished the lens of his telescope.", "My nephew built a sandcastle with four towers.",
+    "The butcher sang opera to the queue on Saturdays.", "A seagull snatched a chip from the boy's hand.",
+    "The firemen unrolled the hose along the alley.", "Frost covered the windscreen of every parked car.",
+    "The violinist lost her bow on the night bus.", "A donkey wore a straw bonnet at the fete.",
+    "The gardener pruned the roses before the first frost.", "Our coach broke down on the mountain pass.",
+    "The chemist measured the powder on a brass scale.", "A mole raised little hills across the cricket pitch.",
+    "The sailor tattooed an anchor on the cook's arm.", "My sister stitched a patch onto her denim jacket.",
+    "The baker iced a cake shaped like a lighthouse.", "A hot air balloon drifted over the vineyard.",
+]
 SETS = {"a": FRESH, "b": FRESH_B, "c": FRESH_C, "d": FRESH_D, "e": FRESH_E, "f": FRESH_F, "g": FRESH_G,
         "h": FRESH_H, "i": FRESH_I, "j": FRESH_J, "k": FRESH_K,
-        "l": FRESH_L, "m": FRESH_M, "n": FRESH_N, "o": FRESH_O, "p": FRESH_P}
+        "l": FRESH_L, "m": FRESH_M, "n": FRESH_N, "o": FRESH_O, "p": FRESH_P, "q": FRESH_Q}
 
 
 # Function words ignored when two sentences are compared for near-duplication (--check).
