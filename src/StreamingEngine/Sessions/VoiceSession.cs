@@ -702,7 +702,13 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
 
         // Where the reply starts now: a history trim after it was generated may have moved it forward, or dropped it.
         var afterPrompt = run.Result.CheckpointAfterPrompt;
-        var replyDropped = afterPrompt.TurnCount - (_decoderState.DroppedTurns - afterPrompt.DroppedTurns) <= 0;
+        if (afterPrompt.TurnCount - (_decoderState.DroppedTurns - afterPrompt.DroppedTurns) <= 0)
+        {
+            // The reply went with the rest of the history (none is kept): nothing of it is left to shorten.
+            work.KeptReplyPositions = 0;
+            return;
+        }
+
         var replyStart = _decoderState.PositionOf(afterPrompt);
         var deliveredMs = work.DeliveredAtInterruptMs ?? work.DeliveredMs;
         var keep = 0;
@@ -716,13 +722,6 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         else
         {
             keep = run.Result.Steps;
-        }
-
-        if (replyDropped)
-        {
-            // The reply went with the rest of the history (none is kept): nothing of it is left to shorten.
-            work.KeptReplyPositions = 0;
-            return;
         }
 
         // Truncating the end of the cache is always valid (positions before it are untouched).
