@@ -16,20 +16,8 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(ROOT, "perf", "corpus")
-
-
-def replies():
-    """The demo pack's reply per intent, from the bench's own table (one source of truth)."""
-    src = open(os.path.join(ROOT, "perf", "VoiceAgent.Perf", "Cascade", "KeywordIntentMatcher.cs")).read()
-    out = {}
-    for line in src.splitlines():
-        line = line.strip()
-        if line.startswith('["') and '"] = "' in line:
-            key, _, val = line.partition('"] = "')
-            out[key[2:]] = val.rstrip('",')
-        elif line.startswith("[Fallback] = \""):
-            out["fallback"] = line[len("[Fallback] = \""):].rstrip('",')
-    return out
+sys.path.insert(0, os.path.join(ROOT, "training"))
+from corpus_text import REPLIES  # noqa: E402  (the pack's reply per intent; the bench's table is the same)
 
 
 def main():
@@ -42,7 +30,7 @@ def main():
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", default="")
     a = ap.parse_args()
-    want = replies()
+    want = REPLIES
     clips = [c for c in json.load(open(os.path.join(CORPUS, "corpus.json")))["clips"] if c.get("intent") in want]
     rng = random.Random(a.seed)
     per_turn = [[0, 0] for _ in range(a.turns)]

@@ -63,10 +63,10 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(1)
     # schedule overrides; max_cache_frames 0 drops every chunk's keys/values as soon as they are written (no prefix)
+    max_cache = 0 if a.no_prefix else a.max_cache
     over = {k: v for k, v, on in (("lookahead_tokens", a.lookahead, a.lookahead >= 0),
                                   ("chunk_tokens", a.chunk, a.chunk > 0),
-                                  ("max_cache_frames", 0, a.no_prefix),
-                                  ("max_cache_frames", a.max_cache, a.max_cache >= 0 and not a.no_prefix),
+                                  ("max_cache_frames", max_cache, max_cache >= 0),
                                   ("t_clean", a.t_clean, a.t_clean > 0)) if on}
     sched = dict(SCHEDULE, **over)
     dit, _ = load(a.detok_run, DiT, DiTConfig)
@@ -96,7 +96,7 @@ def main():
     runs = "" if (a.detok_run, a.vocoder_run) == ("detok", "vocoder") else f"_{a.detok_run}_{a.vocoder_run}"
     runs += f"_{os.path.splitext(os.path.basename(a.units))[0]}" if a.units else ""
     runs += "".join({"lookahead_tokens": f"_la{a.lookahead}", "chunk_tokens": f"_chunk{a.chunk}",
-                     "max_cache_frames": "_noprefix" if a.no_prefix else f"_cache{a.max_cache}",
+                     "max_cache_frames": "_noprefix" if a.no_prefix else f"_cache{max_cache}",
                      "t_clean": f"_tclean{a.t_clean:g}"}[k] for k in over)
     save_json(os.path.join(WORK2, "eval", f"postfilter_{a.set}{runs}.json"), res)
 

@@ -702,7 +702,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
 
         // Where the reply starts now: a history trim after it was generated may have moved it forward, or dropped it.
         var afterPrompt = run.Result.CheckpointAfterPrompt;
-        if (afterPrompt.TurnCount - (_decoderState.DroppedTurns - afterPrompt.DroppedTurns) <= 0)
+        if (_decoderState.TurnsOf(afterPrompt) <= 0)
         {
             // The reply went with the rest of the history (none is kept): nothing of it is left to shorten.
             work.KeptReplyPositions = 0;

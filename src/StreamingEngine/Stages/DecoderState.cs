@@ -172,11 +172,14 @@ public sealed class DecoderState : IDisposable
     /// </summary>
     public int PositionOf(DecoderCheckpoint checkpoint) => (int)(checkpoint.Length - (DroppedPositions - checkpoint.DroppedPositions));
 
+    /// <summary>How many of <paramref name="checkpoint"/>'s turns are still in the state (≤ 0 when trims dropped all of them).</summary>
+    public int TurnsOf(DecoderCheckpoint checkpoint) => checkpoint.TurnCount - (DroppedTurns - checkpoint.DroppedTurns);
+
     /// <summary>Returns to <paramref name="checkpoint"/> by truncating the END of the cache (e.g. to drop an abandoned reply on barge-in).</summary>
     public void Rollback(DecoderCheckpoint checkpoint)
     {
         var length = PositionOf(checkpoint);
-        var turns = checkpoint.TurnCount - (DroppedTurns - checkpoint.DroppedTurns);
+        var turns = TurnsOf(checkpoint);
         if (length < 0 || turns < 0)
         {
             throw new ArgumentException($"The checkpoint ({checkpoint.Length} positions, {checkpoint.TurnCount} turns) lies in history that a trim has dropped since.", nameof(checkpoint));

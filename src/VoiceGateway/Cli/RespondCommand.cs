@@ -228,16 +228,7 @@ internal static class RespondCommand
             MaxHistoryTurns = historyTurns,
         };
         options.SemanticEndOfTurn.Enabled = endOfTurn == EndOfTurn.Live;
-        try
-        {
-            options.Validate();
-        }
-        catch (ArgumentException ex)
-        {
-            throw new CliException(ex.Message);
-        }
-
-        return options;
+        return options; // every value was checked where it was parsed (the semantic settings by their Validate)
     }
 
     private static VoiceSessionOptions WithInputRate(this VoiceSessionOptions options, int rate)

@@ -11,17 +11,8 @@ public sealed class BargeInTests(EngineFixture engineFixture, PackFixture pack)
     [Fact]
     public async Task Caller_speech_during_the_reply_stops_it_drops_queued_audio_and_keeps_only_what_was_heard()
     {
-        var c = EngineTestSupport.E2eCases(pack).First(e => EngineTestSupport.Mode(e) == OutputMode.TextAndAudio);
-        var speech = GoldenTensor.F32(c.GetProperty("pcm"));
-        var promptLength = GoldenTensor.I64(c.GetProperty("prompt_text_ids")).Length;
-        await using var session = Engine.OpenSession(new VoiceSessionOptions
-        {
-            AutoCommit = false,
-            VadGatesEncoder = false,
-            MaxNewTokens = 120,
-            AudioQueueFrames = 512,
-            MaxHistoryTurns = 1, // the current turn stays in context after its reply (the demo pack keeps none)
-        });
+        var (speech, promptLength) = SpokenCase();
+        await using var session = OpenInterruptibleSession();
         session.PushAudio(speech);
         Assert.True(session.CommitTurn());
 
@@ -63,17 +54,8 @@ public sealed class BargeInTests(EngineFixture engineFixture, PackFixture pack)
     {
         // The history is trimmed as soon as a reply is generated, while its audio is still queued; a barge-in on that
         // audio must then shorten the reply where the trim moved it, not at its old positions.
-        var c = EngineTestSupport.E2eCases(pack).First(e => EngineTestSupport.Mode(e) == OutputMode.TextAndAudio);
-        var speech = GoldenTensor.F32(c.GetProperty("pcm"));
-        var promptLength = GoldenTensor.I64(c.GetProperty("prompt_text_ids")).Length;
-        await using var session = Engine.OpenSession(new VoiceSessionOptions
-        {
-            AutoCommit = false,
-            VadGatesEncoder = false,
-            MaxNewTokens = 120,
-            AudioQueueFrames = 512,
-            MaxHistoryTurns = 1,
-        });
+        var (speech, promptLength) = SpokenCase();
+        await using var session = OpenInterruptibleSession();
         session.PushAudio(speech);
         Assert.True(session.CommitTurn());
         var first = await SessionDriver.CollectTurnAsync(session, turnId: 1);
@@ -289,6 +271,26 @@ public sealed class BargeInTests(EngineFixture engineFixture, PackFixture pack)
         var ended = outcome.Events.Single(e => e.Kind == SessionEventKind.ReplyAudioEnded);
         Assert.Equal(ended.AudioMs, (long)Math.Round(outcome.Audio.Count * 1000.0 / session.Options.OutputSampleRate));
     }
+
+    /// <summary>The golden text-and-audio case: its speech and its prompt's length in positions.</summary>
+    private (float[] Speech, int PromptLength) SpokenCase()
+    {
+        var c = EngineTestSupport.E2eCases(pack).First(e => EngineTestSupport.Mode(e) == OutputMode.TextAndAudio);
+        return (GoldenTensor.F32(c.GetProperty("pcm")), GoldenTensor.I64(c.GetProperty("prompt_text_ids")).Length);
+    }
+
+    /// <summary>
+    /// A manually committed session whose replies queue far ahead (so there is audio to interrupt) and whose current
+    /// turn stays in context after its reply (the demo pack keeps none), so what a barge-in keeps can be counted.
+    /// </summary>
+    private VoiceSession OpenInterruptibleSession() => Engine.OpenSession(new VoiceSessionOptions
+    {
+        AutoCommit = false,
+        VadGatesEncoder = false,
+        MaxNewTokens = 120,
+        AudioQueueFrames = 512,
+        MaxHistoryTurns = 1,
+    });
 
     private static async Task<SessionEvent> WaitForEventAsync(VoiceSession session, SessionEventKind kind)
     {

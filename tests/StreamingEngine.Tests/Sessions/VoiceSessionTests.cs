@@ -179,14 +179,8 @@ public sealed class VoiceSessionTests(EngineFixture engineFixture, PackFixture p
             VadGatesEncoder = false,
         });
 
-        for (var turn = 0; turn < 6; turn++)
-        {
-            session.PushAudio(speech);
-            Assert.True(session.CommitTurn());
-            var outcome = await SessionDriver.CollectTurnAsync(session);
-            Assert.DoesNotContain(outcome.Events, e => e.Kind == SessionEventKind.Error);
-            Assert.True(session.DecoderLength <= 256, $"turn {turn}: context holds {session.DecoderLength} positions, cap 256");
-        }
+        await SessionDriver.SpeakTurnsAsync(session, speech, 6, turn =>
+            Assert.True(session.DecoderLength <= 256, $"turn {turn}: context holds {session.DecoderLength} positions, cap 256"));
 
         Assert.Equal(6, session.TurnCount);
     }
@@ -235,18 +229,13 @@ public sealed class VoiceSessionTests(EngineFixture engineFixture, PackFixture p
         });
 
         var promptLength = GoldenTensor.I64(c.GetProperty("prompt_text_ids")).Length;
-        for (var turn = 1; turn <= 4; turn++)
+        await SessionDriver.SpeakTurnsAsync(session, speech, 4, _ =>
         {
-            session.PushAudio(speech);
-            Assert.True(session.CommitTurn());
-            var outcome = await SessionDriver.CollectTurnAsync(session, turnId: turn);
-            Assert.DoesNotContain(outcome.Events, e => e.Kind == SessionEventKind.Error);
-
             // The turn just answered, from its user_msg_start (the previous reply's closing position went with that
             // reply): its prompt and at most MaxNewTokens reply positions.
             Assert.Equal(1, session.DecoderTurnCount);
             Assert.InRange(session.DecoderLength, promptLength + 1, promptLength + 40);
-        }
+        });
     }
 
     [Fact]
@@ -334,6 +323,22 @@ public sealed class VoiceSessionTests(EngineFixture engineFixture, PackFixture p
 internal static class SessionDriver
 {
     public sealed record TurnOutcome(int TurnId, string? Transcript, string? ReplyText, TurnLatency? Latency, List<SessionEvent> Events, List<float> Audio);
+
+    /// <summary>
+    /// Speaks the clip as that many manually committed turns in a row; each must be answered without an error, then
+    /// the check runs on the session (given the 0-based turn).
+    /// </summary>
+    public static async Task SpeakTurnsAsync(VoiceSession session, float[] speech, int turns, Action<int> afterEach)
+    {
+        for (var turn = 0; turn < turns; turn++)
+        {
+            session.PushAudio(speech);
+            Assert.True(session.CommitTurn());
+            var outcome = await CollectTurnAsync(session, turnId: session.TurnCount);
+            Assert.DoesNotContain(outcome.Events, e => e.Kind == SessionEventKind.Error);
+            afterEach(turn);
+        }
+    }
 
     /// <summary>Waits for the turn's latency event (the last event of a reply), reading audio and events meanwhile.</summary>
     /// <param name="session">The session.</param>
