@@ -31,6 +31,7 @@ const stats = {
   replies: [],
   transcripts: [],
   bargeIns: [],
+  callActions: [], // call_action events: the reply asked to hand the caller over or to end the conversation
   errors: [],
   latencies: [],
   playedSamples: 0, // every reply sample the playback worklet has output so far
@@ -316,6 +317,14 @@ function onEvent(e) {
       playback.port.postMessage({ type: 'stop' });
       stats.bargeIns.push({ turn: e.turn, deliveredMs: e.delivered_ms, at: performance.now() });
       setStatus('Interrupted — listening.', 'hearing');
+      break;
+    case 'call_action':
+      // Sent after the turn's reply_audio_end: the reply may still be playing, so only the status changes here and
+      // the page (or its host) decides what a transfer or a hang-up means for a browser caller.
+      stats.callActions.push({ turn: e.turn, action: e.action, target: e.target ?? null });
+      setStatus(e.action === 'hangup'
+        ? 'The agent ended the conversation.'
+        : `The agent is handing you over${e.target ? ` to ${e.target}` : ''}.`, 'listening');
       break;
     case 'latency':
       turnRecord(e.turn).latency = e;

@@ -109,6 +109,34 @@ public sealed class WebSocketProtocolTests(SharedGateway gateway, ITestOutputHel
     }
 
     [Fact]
+    public async Task A_reply_that_announces_a_transfer_is_followed_by_a_call_action_after_its_audio()
+    {
+        await using var client = await VoiceClient.ConnectAsync(gateway.VoiceUri);
+        await client.SendHelloAsync(16000);
+        await client.WaitForAsync("ready", TimeSpan.FromSeconds(10));
+        using var microphone = new CancellationTokenSource();
+        var speaking = Microphone.RunAsync(client, TestSpeech.Pcm16("can i talk to a person please"), microphone.Token);
+        var action = await client.WaitForAsync("call_action", Turn);
+        await microphone.CancelAsync();
+        await speaking;
+        output.WriteLine(client.Describe());
+
+        // The shared gateway runs appsettings.json's rules without a transfer target: the event names the action only.
+        Assert.Equal("transfer", action.GetProperty("action").GetString());
+        Assert.False(action.TryGetProperty("target", out _));
+        var turn = action.GetProperty("turn").GetInt32();
+        var done = client.Events.Single(e => e.GetProperty("type").GetString() == "reply_done" && e.GetProperty("turn").GetInt32() == turn);
+        Assert.Equal("Sure, I am transferring you to an agent now.", done.GetProperty("text").GetString());
+
+        // It follows the turn's last frame and its reply_audio_end, so a client acts only on a reply it has received whole.
+        var timeline = client.Timeline.ToList();
+        int Index(string type) => timeline.FindIndex(r => r.Event is { } e && e.GetProperty("type").GetString() == type && e.GetProperty("turn").GetInt32() == turn);
+        Assert.True(Index("reply_audio_end") >= 0 && Index("reply_audio_end") < Index("call_action"), client.Describe());
+        Assert.Equal(0, timeline.Skip(Index("call_action")).Count(r => r.Event is null));
+        Assert.Equal(1, client.Count("call_action"));
+    }
+
+    [Fact]
     public async Task Bad_messages_get_error_events_and_the_session_stays_usable()
     {
         await using var client = await VoiceClient.ConnectAsync(gateway.VoiceUri);

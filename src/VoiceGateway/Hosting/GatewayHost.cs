@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
 using VoiceAgent.Core;
+using VoiceAgent.Gateway.CallActions;
 using VoiceAgent.Gateway.Cli;
 using VoiceAgent.Gateway.Metrics;
 using VoiceAgent.Gateway.Security;
@@ -46,6 +47,7 @@ internal static class GatewayHost
         try
         {
             options = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<CallActionOptions>>().Value;
         }
         catch (OptionsValidationException ex)
         {
@@ -108,6 +110,10 @@ internal static class GatewayHost
             .Validate(o => o.GenerationLeadMs is >= 200 and <= 10000 && o.GenerationLeadMs > o.SendLeadMs, "Gateway:GenerationLeadMs must be from 200 to 10000 and above SendLeadMs.")
             .Validate(o => TryValidate(o.SemanticEndOfTurn.Validate), "Gateway:SemanticEndOfTurn is invalid (ProbeSilenceMs 32-2000, 0 < FinalMinConfidence <= MinConfidence <= 1, Words 1-8).")
             .Validate(o => o.MaxWriteBufferBytes >= 4096, "Gateway:MaxWriteBufferBytes must be at least 4096.");
+
+        builder.Services.AddOptions<CallActionOptions>().Bind(builder.Configuration.GetSection(CallActionOptions.SectionName));
+        builder.Services.AddSingleton<IValidateOptions<CallActionOptions>, CallActionOptionsValidator>();
+        builder.Services.AddSingleton<CallActionPolicy>();
 
         var gateway = builder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
         builder.WebHost.UseUrls($"http://{gateway.Host}:{gateway.Port.ToString(CultureInfo.InvariantCulture)}");

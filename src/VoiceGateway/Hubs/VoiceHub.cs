@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
+using VoiceAgent.Gateway.CallActions;
 using VoiceAgent.Gateway.Hosting;
 using VoiceAgent.Gateway.Metrics;
 using VoiceAgent.Gateway.Protocol;
@@ -15,7 +16,13 @@ namespace VoiceAgent.Gateway.Hubs;
 /// on the same connection. Hub instances are per call, so the conversation lives in the connection's items and in
 /// the background task that feeds the returned stream.
 /// </summary>
-public sealed class VoiceHub(VoiceAgentEngine engine, GatewayMetrics metrics, SessionAdmission admission, IOptions<GatewayOptions> options, ILogger<VoiceHub> logger) : Hub
+public sealed class VoiceHub(
+    VoiceAgentEngine engine,
+    GatewayMetrics metrics,
+    SessionAdmission admission,
+    IOptions<GatewayOptions> options,
+    CallActionPolicy callActions,
+    ILogger<VoiceHub> logger) : Hub
 {
     public const string Path = "/hubs/voice";
     public const string Transport = "signalr";
@@ -36,7 +43,7 @@ public sealed class VoiceHub(VoiceAgentEngine engine, GatewayMetrics metrics, Se
         }
 
         var settings = options.Value;
-        var conversation = new VoiceConversation(engine, metrics, settings, lease, logger);
+        var conversation = new VoiceConversation(engine, metrics, settings, callActions, lease, logger);
         if (conversation.Start(hello) is { } failed)
         {
             metrics.Error(Transport, failed.Error.Code ?? "hello");

@@ -25,6 +25,7 @@ public static class MessageTypes
     public const string ReplyAudioEnd = "reply_audio_end";
     public const string ReplyDone = "reply_done";
     public const string BargeIn = "barge_in";
+    public const string CallAction = "call_action";
     public const string Latency = "latency";
     public const string Error = "error";
 
@@ -78,6 +79,11 @@ public sealed record ServerEvent
     public long? AudioMs { get; init; }
 
     public long? DeliveredMs { get; init; }
+
+    // call_action
+    public string? Action { get; init; }
+
+    public string? Target { get; init; }
 
     public string? Code { get; init; }
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using VoiceAgent.Gateway.CallActions;
 using VoiceAgent.Gateway.Echo;
 using VoiceAgent.Gateway.Hosting;
 using VoiceAgent.Gateway.Metrics;
@@ -25,6 +26,7 @@ internal sealed class VoiceConversation : IAsyncDisposable
     private readonly VoiceAgentEngine _engine;
     private readonly GatewayMetrics _metrics;
     private readonly GatewayOptions _options;
+    private readonly CallActionPolicy _callActions;
     private readonly ILogger _logger;
     private readonly SessionAdmission.SessionLease _lease;
     private readonly CancellationTokenSource _stop = new();
@@ -40,11 +42,12 @@ internal sealed class VoiceConversation : IAsyncDisposable
     private long _lastInput = Stopwatch.GetTimestamp();
     private int _disposed;
 
-    public VoiceConversation(VoiceAgentEngine engine, GatewayMetrics metrics, GatewayOptions options, SessionAdmission.SessionLease lease, ILogger logger)
+    public VoiceConversation(VoiceAgentEngine engine, GatewayMetrics metrics, GatewayOptions options, CallActionPolicy callActions, SessionAdmission.SessionLease lease, ILogger logger)
     {
         _engine = engine;
         _metrics = metrics;
         _options = options;
+        _callActions = callActions;
         _lease = lease;
         _logger = logger;
         Outgoing = new SendQueue(options.SendQueueFrames);
@@ -373,6 +376,11 @@ internal sealed class VoiceConversation : IAsyncDisposable
             case SessionEventKind.ReplyAudioEnded:
                 pendingEnds.Enqueue(new ServerEvent { Type = MessageTypes.ReplyAudioEnd, Turn = e.TurnId, AudioMs = e.AudioMs });
                 return;
+            case SessionEventKind.ReplyDone when _callActions.ForReply(e.Text) is { } action:
+                // Queued behind the turn's reply_audio_end (ReplyAudioEnded precedes ReplyDone), so the client learns of
+                // the action once the reply's audio is all sent; a barge-in on the turn drops it with the end.
+                pendingEnds.Enqueue(new ServerEvent { Type = MessageTypes.CallAction, Turn = e.TurnId, Action = action.Name, Target = action.Target });
+                break;
             case SessionEventKind.BargeIn:
                 // Order matters: nothing of the interrupted turn may follow the barge_in message.
                 StopReplyAudio(e.TurnId);

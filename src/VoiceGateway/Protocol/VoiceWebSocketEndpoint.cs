@@ -4,6 +4,7 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Options;
+using VoiceAgent.Gateway.CallActions;
 using VoiceAgent.Gateway.Hosting;
 using VoiceAgent.Gateway.Metrics;
 using VoiceAgent.StreamingEngine.Sessions;
@@ -29,7 +30,7 @@ internal static class VoiceWebSocketEndpoint
     }
 
     private static async Task HandleAsync(HttpContext context, VoiceAgentEngine engine, GatewayMetrics metrics, SessionAdmission admission,
-        IOptions<GatewayOptions> gatewayOptions, ILoggerFactory loggers, IHostApplicationLifetime lifetime)
+        IOptions<GatewayOptions> gatewayOptions, CallActionPolicy callActions, ILoggerFactory loggers, IHostApplicationLifetime lifetime)
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
@@ -59,7 +60,7 @@ internal static class VoiceWebSocketEndpoint
         }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
-        var conversation = new VoiceConversation(engine, metrics, options, lease, logger);
+        var conversation = new VoiceConversation(engine, metrics, options, callActions, lease, logger);
         await using (conversation.ConfigureAwait(false))
         {
             var sendState = new SendState();

@@ -70,5 +70,8 @@ internal static class TelephonyStatus
         ["calls_cancelled"] = counters.CallsCancelled,
         ["calls_ended"] = counters.CallsEnded,
         ["stray"] = counters.Stray,
+        ["transfers_requested"] = counters.TransfersRequested,
+        ["transfers_completed"] = counters.TransfersCompleted,
+        ["transfers_failed"] = counters.TransfersFailed,
     };
 }

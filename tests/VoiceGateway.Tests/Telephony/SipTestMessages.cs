@@ -1,4 +1,5 @@
 using System.Text;
+using VoiceAgent.Gateway.Telephony.Sip;
 
 namespace VoiceAgent.Gateway.Tests.Telephony;
 
@@ -40,7 +41,7 @@ internal static class SipTestMessages
             body;
     }
 
-    public static string InDialog(string method, string toTag, int cseq, string callId = "a84b4c76e66710", string branch = "z9hG4bKnashds8", string body = "", string? contentType = null) =>
+    public static string InDialog(string method, string toTag, int cseq, string callId = "a84b4c76e66710", string branch = "z9hG4bKnashds8", string body = "", string? contentType = null, string? extraHeaders = null) =>
         $"{method} sip:voiceagent@192.0.2.1 SIP/2.0\r\n" +
         $"Via: SIP/2.0/UDP pbx.example.com:5062;branch={branch};rport\r\n" +
         "Max-Forwards: 70\r\n" +
@@ -49,9 +50,21 @@ internal static class SipTestMessages
         $"Call-ID: {callId}\r\n" +
         $"CSeq: {cseq} {method}\r\n" +
         (contentType is null ? "" : $"Content-Type: {contentType}\r\n") +
+        (extraHeaders ?? "") +
         $"Content-Length: {Encoding.UTF8.GetByteCount(body)}\r\n" +
         "\r\n" +
         body;
+
+    /// <summary>A response to a request the user agent sent (as the peer would write it: same Via, From, To, Call-ID, CSeq).</summary>
+    public static string ResponseTo(SipRequest request, int status, string reason) =>
+        $"SIP/2.0 {status} {reason}\r\n" +
+        $"Via: {request.Headers.Get("Via")}\r\n" +
+        $"From: {request.Headers.Get("From")}\r\n" +
+        $"To: {request.Headers.Get("To")}\r\n" +
+        $"Call-ID: {request.CallId}\r\n" +
+        $"CSeq: {request.CSeq}\r\n" +
+        "Content-Length: 0\r\n" +
+        "\r\n";
 
     public static string OutOfDialog(string method, string branch = "z9hG4bKopt1", string callId = "opt-1") =>
         $"{method} sip:agent@192.0.2.1 SIP/2.0\r\n" +

@@ -11,7 +11,7 @@ namespace VoiceAgent.Gateway.Tests.Telephony;
 /// The UAS core driven datagram by datagram with a synthetic clock: call flows, the RFC 3261 retransmission timers
 /// (T1 = 500 ms doubling to T2 = 4 s, 64·T1 = 32 s), dialogs, CANCEL, re-INVITE, errors.
 /// </summary>
-public sealed class SipUserAgentTests
+public sealed partial class SipUserAgentTests
 {
     private static readonly IPEndPoint Pbx = new(IPAddress.Parse("192.0.2.10"), 5062);
 
@@ -199,7 +199,7 @@ public sealed class SipUserAgentTests
         Receive(OutOfDialog("OPTIONS"));
         var ok = Assert.Single(_transport.Responses);
         Assert.Equal(200, ok.StatusCode);
-        Assert.Equal("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO", ok.Headers.Get("Allow"));
+        Assert.Equal("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY", ok.Headers.Get("Allow"));
 
         _transport.Clear();
         Receive(OutOfDialog("SUBSCRIBE", "z9hG4bKsub"));

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Globalization;
-using System.Text.Json;
 using VoiceAgent.Gateway.Tests.Telephony.Harness;
 using Xunit.Abstractions;
 
@@ -56,7 +55,7 @@ public sealed class SippCallTests(TelephonyFixture fixture, ITestOutputHelper ou
         Assert.True(stream.SpeechPackets >= 25, $"only {stream.SpeechPackets} reply packets carry speech (> {SpeechDbfs} dBFS)");
 
         // The caller's audio arrived whole and the gateway's own account matches.
-        var record = WaitForEndedCall(endedBefore);
+        var record = fixture.Gateway.WaitForEndedSipCall(endedBefore);
         output.WriteLine(record.ToString());
         Assert.Equal("PCMU", record.GetProperty("codec").GetString());
         Assert.Equal("caller hung up", record.GetProperty("end_reason").GetString());
@@ -85,7 +84,7 @@ public sealed class SippCallTests(TelephonyFixture fixture, ITestOutputHelper ou
         }
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        var record = WaitForEndedCall(endedBefore);
+        var record = fixture.Gateway.WaitForEndedSipCall(endedBefore);
         var jitter = record.GetProperty("jitter");
         output.WriteLine($"relay dropped {fixture.Relay.Dropped} and swapped {fixture.Relay.Swapped} caller packets; gateway: {jitter}");
         Assert.True(fixture.Relay.Dropped >= 5 && fixture.Relay.Swapped >= 10);
@@ -179,7 +178,7 @@ public sealed class SippCallTests(TelephonyFixture fixture, ITestOutputHelper ou
         var call = Assert.Single(result.Calls()).Value;
         Assert.Equal(["INVITE", "100", "180", "200", "ACK", "INFO", "200", "INFO", "200", "BYE", "200"], call.Select(m => m.Label));
 
-        var record = WaitForEndedCall(endedBefore);
+        var record = fixture.Gateway.WaitForEndedSipCall(endedBefore);
         output.WriteLine(record.ToString());
         // The digits went into the engine session and came back out as its Dtmf events, in order.
         Assert.Equal("427#", record.GetProperty("dtmf").GetString());
@@ -199,7 +198,7 @@ public sealed class SippCallTests(TelephonyFixture fixture, ITestOutputHelper ou
         var result = Sipp.Run("call_question.xml", fixture.Gateway.Sip, fixture.Work, "-m", "1", "-d", "12000", "-key", "audio", "bargein.ulaw,1,0");
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        var record = WaitForEndedCall(endedBefore);
+        var record = fixture.Gateway.WaitForEndedSipCall(endedBefore);
         output.WriteLine(record.ToString());
         Assert.True(record.GetProperty("barge_ins").GetInt64() >= 1, "the second question did not interrupt the reply");
 
@@ -253,15 +252,6 @@ public sealed class SippCallTests(TelephonyFixture fixture, ITestOutputHelper ou
             $"speech packets per stream: {string.Join(' ', streams.Select(s => s.SpeechPackets))}; " +
             $"mean RTP interval per stream {streams.Min(s => s.MeanIntervalMs):F2}–{streams.Max(s => s.MeanIntervalMs):F2} ms");
         Assert.True(spoken >= 1, "no call got a spoken reply");
-    }
-
-    private JsonElement WaitForEndedCall(int endedBefore)
-    {
-        var json = fixture.Gateway.WaitFor("/v1/telephony/calls", j => Count(j) > endedBefore, TimeSpan.FromSeconds(15));
-        Assert.True(Count(json) > endedBefore, $"the call did not end in /v1/telephony/calls: {json}\n{fixture.Gateway.Output}");
-        return json.GetProperty("recent").EnumerateArray().Last(c => c.GetProperty("transport").GetString() == "sip");
-
-        static int Count(JsonElement j) => j.GetProperty("recent").EnumerateArray().Count(c => c.GetProperty("transport").GetString() == "sip");
     }
 
     /// <summary>Waits until the caller's stream (sipp rtp_stream) has sent all <paramref name="packets"/>; returns the last one.</summary>

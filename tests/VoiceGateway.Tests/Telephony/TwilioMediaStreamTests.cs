@@ -30,25 +30,12 @@ public sealed class TwilioMediaStreamTests(TelephonyFixture fixture, ITestOutput
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var receiver = Task.Run(() => ReceiveAllAsync(socket, inbox, clock, stop.Token));
 
-        await SendAsync(socket, """{"event":"connected","protocol":"Call","version":"1.0.0"}""");
-        await SendAsync(socket, $$$"""
-            {"event":"start","sequenceNumber":"1","streamSid":"{{{StreamSid}}}","start":{"streamSid":"{{{StreamSid}}}","accountSid":"AC0","callSid":"CA0",
-             "tracks":["inbound"],"customParameters":{},"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1} } }
-            """);
+        var caller = new TwilioCaller(socket);
+        await caller.StartAsync();
 
         // The caller asks, then keeps the line open with silence (Twilio streams continuously) until the reply speaks.
         var question = File.ReadAllBytes(fixture.Audio.Question);
-        var sequence = 2;
-        var chunk = 0;
-        async Task Speak(ReadOnlyMemory<byte> audio)
-        {
-            for (var offset = 0; offset < audio.Length; offset += 160)
-            {
-                var payload = Convert.ToBase64String(audio.Span.Slice(offset, Math.Min(160, audio.Length - offset)));
-                await SendAsync(socket, $$$"""{"event":"media","sequenceNumber":"{{{sequence++}}}","streamSid":"{{{StreamSid}}}","media":{"track":"inbound","chunk":"{{{++chunk}}}","timestamp":"{{{chunk * 20}}}","payload":"{{{payload}}}"}}""");
-                await Task.Delay(20);
-            }
-        }
+        Task Speak(ReadOnlyMemory<byte> audio) => caller.SpeakAsync(audio);
 
         var speakingFrom = clock.Elapsed.TotalMilliseconds;
         await Speak(question);
@@ -71,12 +58,12 @@ public sealed class TwilioMediaStreamTests(TelephonyFixture fixture, ITestOutput
         // Echo every mark back as Twilio does once the audio before it has played, press 9, and stop.
         foreach (var (_, message) in inbox.Where(m => Event(m) == "mark").ToList())
         {
-            await SendAsync(socket, $$$"""{"event":"mark","sequenceNumber":"{{{sequence++}}}","streamSid":"{{{StreamSid}}}","mark":{"name":"{{{message.GetProperty("mark").GetProperty("name").GetString()}}}"}}""");
+            await caller.SendAsync($$$"""{"event":"mark","sequenceNumber":"{{{caller.Sequence++}}}","streamSid":"{{{StreamSid}}}","mark":{"name":"{{{message.GetProperty("mark").GetProperty("name").GetString()}}}"}}""");
         }
 
-        await SendAsync(socket, $$$"""{"event":"dtmf","sequenceNumber":"{{{sequence++}}}","streamSid":"{{{StreamSid}}}","dtmf":{"track":"inbound_track","digit":"9"}}""");
+        await caller.SendAsync($$$"""{"event":"dtmf","sequenceNumber":"{{{caller.Sequence++}}}","streamSid":"{{{StreamSid}}}","dtmf":{"track":"inbound_track","digit":"9"}}""");
         await Speak(silence);
-        await SendAsync(socket, $$$"""{"event":"stop","sequenceNumber":"{{{sequence++}}}","streamSid":"{{{StreamSid}}}","stop":{"accountSid":"AC0","callSid":"CA0"}}""");
+        await caller.SendAsync($$$"""{"event":"stop","sequenceNumber":"{{{caller.Sequence++}}}","streamSid":"{{{StreamSid}}}","stop":{"accountSid":"AC0","callSid":"CA0"}}""");
         await receiver;
         Assert.Equal(WebSocketCloseStatus.NormalClosure, socket.CloseStatus);
 
@@ -98,6 +85,53 @@ public sealed class TwilioMediaStreamTests(TelephonyFixture fixture, ITestOutput
         Assert.Equal("9", record.GetProperty("dtmf").GetString());
         Assert.True(record.GetProperty("barge_ins").GetInt64() >= 1);
         Assert.Equal("stop", record.GetProperty("end_reason").GetString());
+    }
+
+    [Fact]
+    public async Task A_reply_announcing_a_transfer_ends_the_stream_after_it_has_played_and_the_record_says_why()
+    {
+        var endedBefore = fixture.Gateway.EndedCalls("twilio").Count;
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(WebSocketUri(), CancellationToken.None);
+        var inbox = new ConcurrentQueue<(double AtMs, JsonElement Message)>();
+        var clock = Stopwatch.StartNew();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        var receiver = Task.Run(() => ReceiveAllAsync(socket, inbox, clock, stop.Token));
+        var caller = new TwilioCaller(socket);
+        await caller.StartAsync();
+
+        // Ask for a person, then stream silence (as Twilio does) until the agent closes the stream.
+        await caller.SpeakAsync(File.ReadAllBytes(fixture.Audio.Agent));
+        var silence = Enumerable.Repeat((byte)0xFF, 160).ToArray();
+        while (!receiver.IsCompleted && clock.Elapsed < TimeSpan.FromSeconds(40))
+        {
+            try
+            {
+                await caller.SpeakAsync(silence);
+            }
+            catch (Exception ex) when (ex is WebSocketException or InvalidOperationException)
+            {
+                break; // the agent's close came in while this chunk was on its way
+            }
+        }
+
+        await receiver;
+        var closedAt = clock.Elapsed.TotalMilliseconds;
+        const string Reason = $"the agent asked for a transfer to {TelephonyFixture.TransferTarget} after turn 1";
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, socket.CloseStatus);
+        Assert.Equal(Reason, socket.CloseStatusDescription);
+
+        // The whole reply went out before the close, and the close waited for it to play (real time + the lead).
+        var media = inbox.Where(m => Event(m) == "media").ToList();
+        var speech = media.Where(m => IsSpeech(m.Message)).ToList();
+        output.WriteLine($"{media.Count} media messages, {speech.Count} with speech; the last one {closedAt - media[^1].AtMs:F0} ms before the close");
+        Assert.True(speech.Count >= 100, $"only {speech.Count} reply frames carry speech");
+        Assert.True(closedAt - media[^1].AtMs >= 400, "the stream closed before the reply could have played out");
+
+        var json = fixture.Gateway.WaitFor("/v1/telephony/calls", j => j.GetProperty("recent").EnumerateArray().Count(c => c.GetProperty("transport").GetString() == "twilio") > endedBefore, TimeSpan.FromSeconds(10));
+        var record = json.GetProperty("recent").EnumerateArray().Last(c => c.GetProperty("transport").GetString() == "twilio");
+        output.WriteLine(record.ToString());
+        Assert.Equal(Reason, record.GetProperty("end_reason").GetString());
     }
 
     [Fact]
@@ -201,5 +235,34 @@ public sealed class TwilioMediaStreamTests(TelephonyFixture fixture, ITestOutput
             using var document = JsonDocument.Parse(buffer.AsMemory(0, length));
             inbox.Enqueue((clock.Elapsed.TotalMilliseconds, document.RootElement.Clone()));
         }
+    }
+
+    /// <summary>Twilio's side of a stream: connected + start, then 20 ms mu-law media messages at real time.</summary>
+    private sealed class TwilioCaller(ClientWebSocket socket)
+    {
+        private int _chunk;
+
+        public int Sequence { get; set; } = 2;
+
+        public async Task StartAsync()
+        {
+            await SendAsync("""{"event":"connected","protocol":"Call","version":"1.0.0"}""");
+            await SendAsync($$$"""
+                {"event":"start","sequenceNumber":"1","streamSid":"{{{StreamSid}}}","start":{"streamSid":"{{{StreamSid}}}","accountSid":"AC0","callSid":"CA0",
+                 "tracks":["inbound"],"customParameters":{},"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1} } }
+                """);
+        }
+
+        public async Task SpeakAsync(ReadOnlyMemory<byte> audio)
+        {
+            for (var offset = 0; offset < audio.Length; offset += 160)
+            {
+                var payload = Convert.ToBase64String(audio.Span.Slice(offset, Math.Min(160, audio.Length - offset)));
+                await SendAsync($$$"""{"event":"media","sequenceNumber":"{{{Sequence++}}}","streamSid":"{{{StreamSid}}}","media":{"track":"inbound","chunk":"{{{++_chunk}}}","timestamp":"{{{_chunk * 20}}}","payload":"{{{payload}}}"}}""");
+                await Task.Delay(20);
+            }
+        }
+
+        public Task SendAsync(string json) => TwilioMediaStreamTests.SendAsync(socket, json);
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using VoiceAgent.Core.Audio;
+using VoiceAgent.Gateway.CallActions;
 using VoiceAgent.Gateway.Hosting;
 using VoiceAgent.Gateway.Metrics;
 using VoiceAgent.Gateway.Telephony.Calls;
@@ -17,6 +18,7 @@ public sealed record RtpCallContext(
     TelephonyOptions Options,
     CallRegistry Registry,
     GatewayMetrics Metrics,
+    CallActionPolicy CallActions,
     ILoggerFactory LoggerFactory);
 
 /// <summary>
@@ -311,7 +313,8 @@ public sealed class RtpCallMedia : ISipCallMedia, IDisposable
             }
         }
 
-        var events = bridge.RunEventsAsync(null, cancellationToken);
+        var actions = _context.CallActions.IsEnabled ? new ReplyActionTracker(_context.CallActions) : null;
+        var events = bridge.RunEventsAsync(actions is null ? null : actions.OnEvent, cancellationToken);
         var state = new TickState();
         var clock = Stopwatch.StartNew();
         long done = 0;
@@ -330,6 +333,10 @@ public sealed class RtpCallMedia : ISipCallMedia, IDisposable
                 {
                     Tick(bridge, state);
                     done++;
+                    if (actions?.Poll(state.SentReply, clock.ElapsedMilliseconds, out var turn) is { } action)
+                    {
+                        RunCallAction(action, turn);
+                    }
                 }
 
                 CheckTimeouts();
@@ -350,7 +357,8 @@ public sealed class RtpCallMedia : ISipCallMedia, IDisposable
         if (plan.WeSend && _sendTo is { } destination && _packetizer is { } packetizer)
         {
             var payload = state.Payload.AsSpan(0, EngineCallBridge.FrameSamples);
-            if (bridge.TryReadReply(state.Reply, out _))
+            state.SentReply = bridge.TryReadReply(state.Reply, out _);
+            if (state.SentReply)
             {
                 if (plan.Codec == G711Codec.Pcmu)
                 {
@@ -376,6 +384,10 @@ public sealed class RtpCallMedia : ISipCallMedia, IDisposable
             {
                 // Unreachable for now (ICMP); RTP is best effort and the next packet tries again.
             }
+        }
+        else
+        {
+            state.SentReply = true; // on hold (or no address yet) nothing is played: a pending call action waits
         }
 
         if (!plan.WeReceive)
@@ -466,6 +478,25 @@ public sealed class RtpCallMedia : ISipCallMedia, IDisposable
         }
     }
 
+    /// <summary>A reply asked to end or hand over the call and has finished playing (docs/telephony.md, "Call actions").</summary>
+    private void RunCallAction(CallAction action, int turn)
+    {
+        if (action.Kind == CallActionKind.Hangup)
+        {
+            RequestHangupOnce($"the agent ended the call after turn {turn}");
+        }
+        else if (action.Target is not { } target)
+        {
+            _logger.LogWarning("Call {Call}: reply {Turn} announced a transfer, but CallActions:TransferTarget is not set; the call stays with the agent", _record.Id, turn);
+        }
+        else if (_record.State != "hanging up")
+        {
+            _logger.LogInformation("Call {Call}: transferring to {Target} after turn {Turn}", _record.Id, target, turn);
+            _record.State = "transferring";
+            _info.RequestTransfer?.Invoke(target);
+        }
+    }
+
     private void RequestHangupOnce(string reason)
     {
         if (_record.State != "hanging up")
@@ -485,5 +516,8 @@ public sealed class RtpCallMedia : ISipCallMedia, IDisposable
         public readonly short[] Fifo = new short[EngineCallBridge.FrameSamples + 480];
         public readonly PacketLossConcealer Concealer = new();
         public int FifoCount;
+
+        /// <summary>Whether the last tick sent reply audio (true while on hold, when nothing can be played).</summary>
+        public bool SentReply;
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Options;
+using VoiceAgent.Gateway.CallActions;
 using VoiceAgent.Gateway.Hosting;
 using VoiceAgent.Gateway.Metrics;
 using VoiceAgent.Gateway.Telephony.Calls;
@@ -26,13 +27,14 @@ public sealed class RtpMediaFactory : ISipMediaFactory
         VoiceAgentEngine engine,
         CallRegistry registry,
         GatewayMetrics metrics,
+        CallActionPolicy callActions,
         ILoggerFactory loggerFactory)
     {
         var telephony = options.Value;
         _admission = admission;
         _ports = new RtpPortAllocator(telephony.Rtp.PortMin, telephony.Rtp.PortMax);
         _bindAddress = IPAddress.Parse(telephony.RtpBindAddress);
-        _context = new RtpCallContext(engine, telephony, registry, metrics, loggerFactory);
+        _context = new RtpCallContext(engine, telephony, registry, metrics, callActions, loggerFactory);
         metrics.RegisterTransport("sip");
     }
 

@@ -45,6 +45,13 @@ public sealed record SipCallInfo(string CallId, string From, string To, IPEndPoi
 {
     /// <summary>Asks the SIP layer to end the call with a BYE (posted to its thread; safe from any thread).</summary>
     public Action<string>? RequestHangup { get; init; }
+
+    /// <summary>
+    /// Asks the SIP layer to hand the caller over to a SIP URI with a REFER (posted to its thread; safe from any
+    /// thread). The agent leaves the call with a BYE once the peer reports the transfer done; if it refuses or fails,
+    /// the call goes on with the agent.
+    /// </summary>
+    public Action<string>? RequestTransfer { get; init; }
 }
 
 /// <summary>The media side either takes the call (media) or says why not (a SIP status: 486 full, 503 no ports).</summary>
@@ -140,6 +147,9 @@ public sealed class SipCall
 
     internal long OkGiveUpAt { get; set; } = long.MaxValue;
 
+    /// <summary>The REFER in progress (one at a time), or null.</summary>
+    internal SipTransfer? Transfer { get; set; }
+
     internal string Key => KeyOf(CallId, LocalTag);
 
     internal static string KeyOf(string callId, string localTag) => $"{callId}|{localTag}";
@@ -150,4 +160,27 @@ public sealed class SipCall
         SipText.SplitList(list, entries);
         return entries.Count > 0 ? entries[0] : list;
     }
+}
+
+/// <summary>Where a transfer (our REFER and the implicit subscription it creates, RFC 3515) stands.</summary>
+internal enum SipTransferState
+{
+    /// <summary>REFER sent, no final response yet.</summary>
+    Requested,
+
+    /// <summary>2xx to the REFER: waiting for a NOTIFY whose sipfrag carries the final status.</summary>
+    Accepted,
+}
+
+/// <summary>One REFER of a call: its target, its client transaction and when the agent stops waiting for it.</summary>
+internal sealed class SipTransfer(string target, string transactionKey, long giveUpAt)
+{
+    public string Target { get; } = target;
+
+    public string TransactionKey { get; } = transactionKey;
+
+    public SipTransferState State { get; set; } = SipTransferState.Requested;
+
+    /// <summary>Without a final NOTIFY by then the transfer counts as failed and the call goes on with the agent.</summary>
+    public long GiveUpAt { get; set; } = giveUpAt;
 }

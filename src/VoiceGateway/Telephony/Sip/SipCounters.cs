@@ -22,6 +22,9 @@ public sealed class SipCounters
     internal long CallsCancelledCount;
     internal long CallsEndedCount;
     internal long StrayCount;
+    internal long TransfersRequestedCount;
+    internal long TransfersCompletedCount;
+    internal long TransfersFailedCount;
 
     public long Datagrams => Interlocked.Read(ref DatagramsCount);
 
@@ -59,4 +62,13 @@ public sealed class SipCounters
 
     /// <summary>ACKs and responses that matched nothing.</summary>
     public long Stray => Interlocked.Read(ref StrayCount);
+
+    /// <summary>REFERs the agent sent to hand a caller over (docs/telephony.md, "Call actions").</summary>
+    public long TransfersRequested => Interlocked.Read(ref TransfersRequestedCount);
+
+    /// <summary>Transfers the peer reported done (a 2xx sipfrag); the agent then left the call with a BYE.</summary>
+    public long TransfersCompleted => Interlocked.Read(ref TransfersCompletedCount);
+
+    /// <summary>Transfers refused, failed or unanswered; the caller stays with the agent.</summary>
+    public long TransfersFailed => Interlocked.Read(ref TransfersFailedCount);
 }

@@ -30,6 +30,8 @@ public static class SipHeaderNames
     public const string ContentEncoding = "Content-Encoding";
     public const string Event = "Event";
     public const string ReferTo = "Refer-To";
+    public const string ReferredBy = "Referred-By";
+    public const string SubscriptionState = "Subscription-State";
 
     private static readonly Dictionary<string, string> Canonical = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -69,6 +71,9 @@ public static class SipHeaderNames
         ["o"] = Event,
         [ReferTo] = ReferTo,
         ["r"] = ReferTo,
+        [ReferredBy] = ReferredBy,
+        ["b"] = ReferredBy,
+        [SubscriptionState] = SubscriptionState,
     };
 
     /// <summary>The canonical spelling of a header name (compact forms expanded); unknown names are kept as sent.</summary>

@@ -1,11 +1,12 @@
 namespace VoiceAgent.Gateway.Telephony.Sip;
 
-/// <summary>The SIP status codes this user agent sends, with their RFC 3261 reason phrases.</summary>
+/// <summary>The SIP status codes this user agent sends or acts on, with their reason phrases (RFC 3261, 3515, 6665).</summary>
 public static class SipStatus
 {
     public const int Trying = 100;
     public const int Ringing = 180;
     public const int Ok = 200;
+    public const int Accepted = 202;
     public const int BadRequest = 400;
     public const int NotFound = 404;
     public const int MethodNotAllowed = 405;
@@ -17,6 +18,7 @@ public static class SipStatus
     public const int BusyHere = 486;
     public const int RequestTerminated = 487;
     public const int NotAcceptableHere = 488;
+    public const int BadEvent = 489;
     public const int RequestPending = 491;
     public const int ServerInternalError = 500;
     public const int NotImplemented = 501;
@@ -30,6 +32,7 @@ public static class SipStatus
         Trying => "Trying",
         Ringing => "Ringing",
         Ok => "OK",
+        Accepted => "Accepted",
         BadRequest => "Bad Request",
         NotFound => "Not Found",
         MethodNotAllowed => "Method Not Allowed",
@@ -41,6 +44,7 @@ public static class SipStatus
         BusyHere => "Busy Here",
         RequestTerminated => "Request Terminated",
         NotAcceptableHere => "Not Acceptable Here",
+        BadEvent => "Bad Event",
         RequestPending => "Request Pending",
         ServerInternalError => "Server Internal Error",
         NotImplemented => "Not Implemented",
@@ -68,6 +72,12 @@ public static class SipMethods
     public const string Options = "OPTIONS";
     public const string Info = "INFO";
 
+    /// <summary>Sent by the agent to hand the caller over (RFC 3515); a REFER from a peer is not implemented.</summary>
+    public const string Refer = "REFER";
+
+    /// <summary>Received: the progress of our REFER (RFC 3515 §2.4.4, sipfrag bodies).</summary>
+    public const string Notify = "NOTIFY";
+
     /// <summary>What the Allow header advertises (RFC 3261 §13.1: INVITE implies ACK, CANCEL and BYE).</summary>
-    public const string Allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+    public const string Allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY";
 }

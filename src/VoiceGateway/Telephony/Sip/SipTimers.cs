@@ -98,4 +98,7 @@ internal sealed class SipClientTransaction(string key, byte[] request, System.Ne
     public long RetransmitAt { get; set; } = now + timers.T1;
 
     public long ExpireAt { get; } = now + timers.GiveUp;
+
+    /// <summary>The call a REFER belongs to (its final response or its timeout decides the transfer); null for BYE.</summary>
+    public string? CallKey { get; init; }
 }

@@ -5,7 +5,7 @@ using System.Text;
 
 namespace VoiceAgent.Gateway.Telephony.Sip;
 
-/// <summary>In-dialog requests (BYE, INFO), OPTIONS, and the BYE we send.</summary>
+/// <summary>In-dialog requests (BYE, INFO), OPTIONS, and the in-dialog requests we send.</summary>
 public sealed partial class SipUserAgent
 {
     private void HandleBye(SipServerTransaction tx, IPEndPoint source, long now)
@@ -30,7 +30,9 @@ public sealed partial class SipUserAgent
             RespondInvite(invite, SipStatus.RequestTerminated, now, call.LocalTag);
         }
 
-        EndCall(call, "caller hung up");
+        // After a 202 many PBXs end our leg themselves once the target has answered (RFC 5589 §6 lets either side);
+        // without the final NOTIFY the agent cannot tell that from the caller giving up, so the reason says both.
+        EndCall(call, call.Transfer is { State: SipTransferState.Accepted } transfer ? $"the peer ended the call during the transfer to {transfer.Target}" : "caller hung up");
     }
 
     private void HandleOptions(SipServerTransaction tx, long now)
@@ -118,13 +120,19 @@ public sealed partial class SipUserAgent
         return request.To.Tag is { } tag && _calls.TryGetValue(SipCall.KeyOf(request.CallId, tag), out call);
     }
 
-    /// <summary>Sends BYE in the dialog as a client transaction (§15.1.1): To/From swapped, Route from the route set.</summary>
-    private void SendBye(SipCall call, long now)
+    /// <summary>Sends BYE in the dialog as a client transaction (§15.1.1).</summary>
+    private void SendBye(SipCall call, long now) => SendInDialog(call, SipMethods.Bye, now);
+
+    /// <summary>
+    /// Sends a request of ours in the dialog (§12.2.1.1: To/From swapped, Route from the route set, the next CSeq) as a
+    /// non-INVITE client transaction: timer E resends it until a final response, timer F gives up. Returns its key.
+    /// </summary>
+    private string SendInDialog(SipCall call, string method, long now, Action<SipHeaderList>? addHeaders = null, string? callKey = null)
     {
         var branch = NewBranch();
         call.LocalCSeq++;
-        var bye = new SipRequest(SipMethods.Bye, call.RemoteTarget);
-        var headers = bye.Headers;
+        var request = new SipRequest(method, call.RemoteTarget);
+        var headers = request.Headers;
         headers.Add(SipHeaderNames.Via, $"SIP/2.0/UDP {HostPort()};branch={branch};rport");
         headers.Add(SipHeaderNames.MaxForwards, "70");
         foreach (var route in call.RouteSet)
@@ -135,12 +143,14 @@ public sealed partial class SipUserAgent
         headers.Add(SipHeaderNames.From, call.LocalTo);
         headers.Add(SipHeaderNames.To, call.RemoteFrom);
         headers.Add(SipHeaderNames.CallId, call.CallId);
-        headers.Add(SipHeaderNames.CSeq, $"{call.LocalCSeq.ToString(CultureInfo.InvariantCulture)} {SipMethods.Bye}");
+        headers.Add(SipHeaderNames.CSeq, $"{call.LocalCSeq.ToString(CultureInfo.InvariantCulture)} {method}");
+        addHeaders?.Invoke(headers);
         headers.Add(SipHeaderNames.UserAgent, _settings.Product);
-        var bytes = SipMessageWriter.ToBytes(bye);
+        var bytes = SipMessageWriter.ToBytes(request);
         _transport.Send(bytes, call.Peer);
-        var key = $"{branch}|{SipMethods.Bye}";
-        _clientTransactions[key] = new SipClientTransaction(key, bytes, call.Peer, now, _settings.Timers);
+        var key = $"{branch}|{method}";
+        _clientTransactions[key] = new SipClientTransaction(key, bytes, call.Peer, now, _settings.Timers) { CallKey = callKey };
+        return key;
     }
 
     private void EndCall(SipCall call, string reason)

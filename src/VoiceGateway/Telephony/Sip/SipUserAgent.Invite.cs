@@ -25,6 +25,7 @@ public sealed partial class SipUserAgent
         var info = new SipCallInfo(request.CallId, request.Headers.Get(SipHeaderNames.From)!, request.Headers.Get(SipHeaderNames.To)!, source)
         {
             RequestHangup = reason => _dispatch(() => Hangup(callKey, reason, _clock())),
+            RequestTransfer = target => _dispatch(() => Transfer(callKey, target, _clock())),
         };
 
         var reservation = _media.Reserve(info);

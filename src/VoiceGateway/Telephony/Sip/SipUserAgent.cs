@@ -38,18 +38,25 @@ public sealed record SipUserAgentSettings
     /// </summary>
     public int MaxServerTransactions { get; init; } = 20_000;
 
+    /// <summary>
+    /// How long an accepted transfer (202 to our REFER) may take to report its outcome before the agent gives up on it
+    /// and keeps the caller. The target may ring for a while before it answers, so this is longer than 64·T1.
+    /// </summary>
+    public int TransferTimeoutMs { get; init; } = 120_000;
+
     /// <summary>Called with an error kind (malformed_rejected, malformed_dropped, overload) for the gateway metrics.</summary>
     public Action<string>? ReportError { get; init; }
 }
 
 /// <summary>
 /// The SIP user agent core (UAS, RFC 3261 subset): server transactions and their retransmission timers, dialogs,
-/// INVITE/ACK/CANCEL/BYE/OPTIONS/INFO, re-INVITE, and BYE as a client transaction when the agent hangs up.
+/// INVITE/ACK/CANCEL/BYE/OPTIONS/INFO/NOTIFY, re-INVITE, and BYE and REFER as client transactions when the agent
+/// hangs up or hands the caller over.
 /// <para>
 /// Threading: single-threaded by design. The owner (<see cref="SipService"/>) calls <see cref="HandleDatagram"/>,
-/// <see cref="OnTick"/> and <see cref="Hangup"/> from one loop, so the transaction and dialog tables need no locks;
-/// media runs elsewhere and talks back only through <see cref="SipCallInfo.RequestHangup"/>, which the owner
-/// marshals onto that loop. Nothing here waits on the engine: every request is answered before the method returns.
+/// <see cref="OnTick"/>, <see cref="Hangup"/> and <see cref="Transfer"/> from one loop, so the transaction and dialog
+/// tables need no locks; media runs elsewhere and talks back only through <see cref="SipCallInfo.RequestHangup"/> and
+/// <see cref="SipCallInfo.RequestTransfer"/>, which the owner marshals onto that loop. Nothing here waits on the engine: every request is answered before the method returns.
 /// </para>
 /// </summary>
 public sealed partial class SipUserAgent
@@ -145,7 +152,7 @@ public sealed partial class SipUserAgent
         else
         {
             Interlocked.Increment(ref Counters.ResponsesCount);
-            HandleResponse((SipResponse)parsed.Message!);
+            HandleResponse((SipResponse)parsed.Message!, now);
         }
     }
 
@@ -182,6 +189,8 @@ public sealed partial class SipUserAgent
                 Answer(call, now);
             }
 
+            CheckTransferTimeout(call, now);
+
             if (call.PendingOk is { } ok)
             {
                 if (now >= call.OkGiveUpAt)
@@ -208,7 +217,13 @@ public sealed partial class SipUserAgent
         {
             if (now >= tx.ExpireAt)
             {
-                _clientTransactions.Remove(tx.Key); // timer F: the peer is gone; the call is already over on our side
+                // Timer F: the peer never answered. After a BYE the call is already over on our side; after a REFER
+                // the transfer failed and the call goes on.
+                _clientTransactions.Remove(tx.Key);
+                if (tx.CallKey is { } callKey)
+                {
+                    OnReferTimedOut(callKey, tx.Key);
+                }
             }
             else if (now >= tx.RetransmitAt)
             {
@@ -303,6 +318,9 @@ public sealed partial class SipUserAgent
             case SipMethods.Info:
                 HandleInfo(tx, now);
                 break;
+            case SipMethods.Notify:
+                HandleNotify(tx, now);
+                break;
             default:
                 var response = NewResponse(tx, SipStatus.NotImplemented);
                 response.Headers.Add(SipHeaderNames.Allow, SipMethods.Allowed);
@@ -311,7 +329,7 @@ public sealed partial class SipUserAgent
         }
     }
 
-    private void HandleResponse(SipResponse response)
+    private void HandleResponse(SipResponse response, long now)
     {
         var key = $"{response.TopVia.Branch}|{response.CSeq.Method}";
         if (!_clientTransactions.TryGetValue(key, out var tx))
@@ -328,6 +346,10 @@ public sealed partial class SipUserAgent
 
         _clientTransactions.Remove(key);
         _logger.LogDebug("{Method} for {CallId} answered {Status}", response.CSeq.Method, response.CallId, response.StatusCode);
+        if (tx.CallKey is { } callKey)
+        {
+            OnReferAnswered(callKey, key, response, now);
+        }
     }
 
     private SipResponse NewResponse(SipServerTransaction tx, int status, string? reason = null, string? toTag = null)

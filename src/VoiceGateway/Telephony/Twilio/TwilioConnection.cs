@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.WebSockets;
 using VoiceAgent.Core.Audio;
+using VoiceAgent.Gateway.CallActions;
 using VoiceAgent.Gateway.Hosting;
 using VoiceAgent.Gateway.Metrics;
 using VoiceAgent.Gateway.Telephony.Calls;
@@ -16,6 +17,8 @@ namespace VoiceAgent.Gateway.Telephony.Twilio;
 /// reported to the session for barge-in accounting), stop (ends the call). Outbound: reply audio as 20 ms mu-law
 /// media messages paced at real time plus <see cref="TwilioOptions.SendLeadMs"/>, a mark every
 /// <see cref="TwilioOptions.MarkIntervalMs"/> of reply and at each pause, and clear when the caller barges in.
+/// A reply that asks to transfer or hang up (docs/telephony.md, "Call actions") ends the stream once it has played:
+/// Twilio then runs the TwiML after <c>&lt;Connect&gt;</c>, and the call record's end reason says which action it was.
 /// A protocol violation closes the socket with a status and a one-sentence description.
 /// </summary>
 public sealed class TwilioConnection : IDisposable
@@ -33,6 +36,8 @@ public sealed class TwilioConnection : IDisposable
     private readonly byte[] _mulaw = new byte[MaxMediaBytes];
     private readonly short[] _pcm = new short[MaxMediaBytes];
     private readonly long _openedAt = Stopwatch.GetTimestamp();
+    private readonly ReplyActionTracker? _actions;
+    private volatile string? _actionEndReason;
     private bool _authorized;
     private string _streamSid = "";
     private CallRecord? _record;
@@ -46,9 +51,11 @@ public sealed class TwilioConnection : IDisposable
         VoiceAgentEngine engine,
         CallRegistry registry,
         GatewayMetrics metrics,
+        CallActionPolicy callActions,
         ILogger logger,
         bool authorized)
     {
+        _actions = callActions.IsEnabled ? new ReplyActionTracker(callActions, options.Twilio.SendLeadMs) : null;
         _socket = socket;
         _options = options;
         _gateway = gateway;
@@ -123,7 +130,7 @@ public sealed class TwilioConnection : IDisposable
             _bridge?.Dispose();
             if (_record is { } record)
             {
-                record.End(endReason);
+                record.End(_actionEndReason ?? endReason);
                 _registry.Ended(record);
             }
         }
@@ -210,6 +217,7 @@ public sealed class TwilioConnection : IDisposable
 
     private void OnSessionEvent(SessionEvent e)
     {
+        _actions?.OnEvent(e);
         if (e.Kind == SessionEventKind.BargeIn)
         {
             Interlocked.Exchange(ref _clearPending, 1); // the pump sends clear before any further media
@@ -260,6 +268,7 @@ public sealed class TwilioConnection : IDisposable
                 }
 
                 var now = clock.ElapsedMilliseconds;
+                var sentReply = false;
                 while (anchor < 0 || sentMs < now - anchor + _options.Twilio.SendLeadMs)
                 {
                     if (!bridge.TryReadReply(frame, out var frameTurn))
@@ -295,6 +304,7 @@ public sealed class TwilioConnection : IDisposable
                     _record!.PacketOut();
                     sentMs += EngineCallBridge.FrameMs;
                     turnMs += EngineCallBridge.FrameMs;
+                    sentReply = true;
                     unmarked = true;
                     if (turnMs - markedMs >= _options.Twilio.MarkIntervalMs)
                     {
@@ -302,6 +312,12 @@ public sealed class TwilioConnection : IDisposable
                         markedMs = turnMs;
                         unmarked = false;
                     }
+                }
+
+                if (_actions?.Poll(sentReply, now, out var actionTurn) is { } action)
+                {
+                    await EndStreamForActionAsync(action, actionTurn, cancellationToken).ConfigureAwait(false);
+                    return;
                 }
             }
         }
@@ -312,6 +328,30 @@ public sealed class TwilioConnection : IDisposable
         catch (WebSocketException)
         {
             // The peer went away; the receive loop ends the call.
+        }
+    }
+
+    /// <summary>
+    /// Ends the stream because the reply asked to: Twilio goes on with the TwiML after <c>&lt;Connect&gt;</c> (a
+    /// <c>&lt;Dial&gt;</c> for a transfer, nothing for a hang-up), and the call record keeps the reason for the host's
+    /// <c>action</c> callback to look up.
+    /// </summary>
+    private async Task EndStreamForActionAsync(CallAction action, int turn, CancellationToken cancellationToken)
+    {
+        var reason = action.Kind == CallActionKind.Hangup
+            ? $"the agent ended the call after turn {turn}"
+            : $"the agent asked for a transfer{(action.Target is { } target ? $" to {target}" : "")} after turn {turn}";
+        _actionEndReason = reason;
+        _logger.LogInformation("Twilio stream {Stream}: {Reason}; closing the stream", _streamSid, reason);
+        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Close output only: the receive loop sees Twilio's answering close frame and ends the call as usual.
+            await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, reason.Length > 120 ? reason[..120] : reason, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendLock.Release();
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
+using VoiceAgent.Gateway.CallActions;
 using VoiceAgent.Gateway.Hosting;
 using VoiceAgent.Gateway.Metrics;
 using VoiceAgent.Gateway.Telephony.Calls;
@@ -20,6 +21,7 @@ public sealed class TwilioMediaStreamHandler(
     VoiceAgentEngine engine,
     CallRegistry registry,
     GatewayMetrics metrics,
+    CallActionPolicy callActions,
     ILoggerFactory loggerFactory)
 {
     public const string Transport = "twilio";
@@ -61,6 +63,7 @@ public sealed class TwilioMediaStreamHandler(
                 engine,
                 registry,
                 metrics,
+                callActions,
                 loggerFactory.CreateLogger<TwilioConnection>(),
                 authorized: token is null || presented is not null);
             await connection.RunAsync(context.RequestAborted).ConfigureAwait(false);

@@ -24,6 +24,7 @@ public sealed class TelephonyFixture : IDisposable
                 ["Telephony__Rtp__PortMin"] = Relay.PortMin.ToString(CultureInfo.InvariantCulture),
                 ["Telephony__Rtp__PortMax"] = Relay.PortMax.ToString(CultureInfo.InvariantCulture),
                 ["Gateway__MaxSessions"] = "40",
+                ["CallActions__TransferTarget"] = TransferTarget,
             });
         }
         catch
@@ -32,6 +33,9 @@ public sealed class TelephonyFixture : IDisposable
             throw;
         }
     }
+
+    /// <summary>Where the gateway's call actions send callers who ask for a person (the REFER's Refer-To).</summary>
+    public const string TransferTarget = "sip:agents@pbx.example.test";
 
     public string Work { get; }
 
@@ -67,13 +71,22 @@ public sealed class TelephonyAudio
     /// <summary>The question, 1.4 s of silence (the reply starts), the question again (barge-in), 3 s of silence.</summary>
     public string BargeIn => Path.Combine(Directory, "bargein.ulaw");
 
+    /// <summary>"can i talk to a person please" + 2 s of silence (the demo pack answers with its transfer reply).</summary>
+    public string Agent => Path.Combine(Directory, "agent.ulaw");
+
+    /// <summary>"thank you goodbye" + 2 s of silence (the demo pack answers with its goodbye reply).</summary>
+    public string Goodbye => Path.Combine(Directory, "goodbye.ulaw");
+
     public static TelephonyAudio Generate(string directory)
     {
         var audio = new TelephonyAudio(directory);
-        if (File.Exists(audio.Question) && File.Exists(audio.BargeIn))
+        if (File.Exists(audio.Question) && File.Exists(audio.BargeIn) && File.Exists(audio.Agent) && File.Exists(audio.Goodbye))
         {
             return audio;
         }
+
+        Speak("can i talk to a person please", audio.Agent);
+        Speak("thank you goodbye", audio.Goodbye);
 
         var speech = Path.Combine(directory, "question.espeak.wav");
         GatewayProcess.Tool("espeak-ng", "espeak-ng", "-v", "en-us", "-w", speech, "what is my balance");
@@ -86,6 +99,16 @@ public sealed class TelephonyAudio
         var bargeIn = WholePackets([.. File.ReadAllBytes(second), .. question, .. Enumerable.Repeat((byte)0xFF, 8000)]);
         File.WriteAllBytes(audio.BargeIn, bargeIn);
         return audio;
+    }
+
+    /// <summary>espeak-ng's en-us voice saying <paramref name="text"/>, 0.3 s of silence before and 2 s after, as whole mu-law packets.</summary>
+    private static void Speak(string text, string output)
+    {
+        var wav = Path.ChangeExtension(output, ".espeak.wav");
+        var raw = Path.ChangeExtension(output, ".part.ulaw");
+        GatewayProcess.Tool("espeak-ng", "espeak-ng", "-v", "en-us", "-w", wav, text);
+        GatewayProcess.Tool("sox", "sox", "-D", wav, "-r", "8000", "-c", "1", "-e", "mu-law", "-t", "raw", raw, "pad", "0.3", "2.0");
+        File.WriteAllBytes(output, WholePackets(File.ReadAllBytes(raw)));
     }
 
     /// <summary>Pads with mu-law silence (0xFF) to whole 160-byte packets (sipp's rtp_stream wraps partial ones).</summary>

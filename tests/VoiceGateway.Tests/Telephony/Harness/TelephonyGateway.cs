@@ -156,6 +156,16 @@ public sealed partial class TelephonyGateway : IDisposable
 
     public long Counter(string name) => Get("/v1/telephony/stats").GetProperty(name).GetInt64();
 
+    /// <summary>Waits until more than <paramref name="endedBefore"/> SIP calls have ended; returns the newest one.</summary>
+    public JsonElement WaitForEndedSipCall(int endedBefore)
+    {
+        var json = WaitFor("/v1/telephony/calls", j => Count(j) > endedBefore, TimeSpan.FromSeconds(15));
+        Xunit.Assert.True(Count(json) > endedBefore, $"the call did not end in /v1/telephony/calls: {json}\n{Output}");
+        return json.GetProperty("recent").EnumerateArray().Last(c => c.GetProperty("transport").GetString() == "sip");
+
+        static int Count(JsonElement j) => j.GetProperty("recent").EnumerateArray().Count(c => c.GetProperty("transport").GetString() == "sip");
+    }
+
     public void Dispose()
     {
         try
