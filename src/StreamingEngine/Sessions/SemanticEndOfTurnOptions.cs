@@ -6,8 +6,9 @@ namespace VoiceAgent.StreamingEngine.Sessions;
 /// context, rolled back) how sure it is of its first <see cref="Words"/> reply words; at or above the bar the turn ends
 /// there instead of after the VAD's full hangover (<see cref="Vad.VadOptions.MinSilenceMs"/>). The bar starts at
 /// <see cref="MinConfidence"/> and falls linearly to <see cref="FinalMinConfidence"/> at the last check before the
-/// hangover: the longer the pause, the less certainty it takes (as a human listener does). A caller who was not done and goes on speaking barges in, as with any
-/// reply. Silence endpointing alone is what a VAD → ASR → NLU → TTS cascade does; the model knowing when it has
+/// hangover: the longer the pause, the less certainty it takes (as a human listener does). A caller who was not done
+/// and goes on speaking barges in, and within <see cref="ResumeWithinMs"/> their words continue the same turn.
+/// Silence endpointing alone is what a VAD → ASR → NLU → TTS cascade does; the model knowing when it has
 /// heard enough is what lets a speech-to-speech agent answer sooner (docs/engine.md, "End of turn").
 /// </summary>
 public sealed class SemanticEndOfTurnOptions
@@ -38,6 +39,15 @@ public sealed class SemanticEndOfTurnOptions
     /// <summary>Turns shorter than this (speech start to pause) always wait for the hangover.</summary>
     public int MinSpeechMs { get; set; } = 300;
 
+    /// <summary>
+    /// A caller who starts speaking again within this long (ms, from their last voiced sample) after a turn this check
+    /// ended, and so interrupts its reply, was not done: the reply and the turn leave the context and the turn goes on
+    /// with the new words, heard again from its start ("i want to speak | to an agent" is one question, not two).
+    /// Without it the second part is a turn of its own, answered from "to an agent" alone when the pack keeps no
+    /// history. 0 turns it off.
+    /// </summary>
+    public int ResumeWithinMs { get; set; } = 1000;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -64,6 +74,11 @@ public sealed class SemanticEndOfTurnOptions
         if (MinSpeechMs is < 0 or > 10000)
         {
             throw new ArgumentException($"SemanticEndOfTurn.MinSpeechMs must be from 0 to 10000, got {MinSpeechMs}.");
+        }
+
+        if (ResumeWithinMs is < 0 or > 3000)
+        {
+            throw new ArgumentException($"SemanticEndOfTurn.ResumeWithinMs must be from 0 to 3000, got {ResumeWithinMs}.");
         }
     }
 

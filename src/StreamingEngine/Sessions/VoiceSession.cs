@@ -32,6 +32,9 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     private readonly VoiceAgentEngine _engine;
     private readonly int? _historyTurns;
     private readonly ILogger _logger;
+    /// <summary>The longest first part of a turn that can still be resumed (the ring holds it); longer turns were whole.</summary>
+    private const int ResumableSpeechMs = 6000;
+
     private readonly object _gate = new();
     private readonly Resampler? _inputResampler;
     private readonly VoiceActivityDetector _vad;
@@ -87,6 +90,12 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
             _speech = new ReplyAudioPipeline(detokenizer, vocoder, engine.Pack.DetokenizerSettings?.DefaultSeed);
         }
         var ringMs = options.PreRollMs + options.Vad.MinSpeechMs + options.Vad.SpeechPadMs + 200;
+        if (options.SemanticEndOfTurn is { Enabled: true, ResumeWithinMs: > 0 } semantic)
+        {
+            // Room to hear a turn again from its start when the caller goes on speaking (see ResumableTurnStart).
+            ringMs += semantic.ResumeWithinMs + ResumableSpeechMs;
+        }
+
         _ring = new float[ModelRate * ringMs / 1000];
         _outputFrameSamples = options.OutputSampleRate * options.OutputFrameMs / 1000;
         _padSamples = ModelRate * options.Vad.SpeechPadMs / 1000;
@@ -414,7 +423,8 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
 
     private void OnSpeechStart(long sample)
     {
-        var interrupted = Options.BargeInEnabled && Interrupt(reportBargeIn: true, speechStartSample: sample);
+        var resumeFrom = Options.BargeInEnabled && !_userSpeaking ? ResumableTurnStart(sample) : -1;
+        var interrupted = Options.BargeInEnabled && Interrupt(reportBargeIn: true, speechStartSample: sample, forgetTurn: resumeFrom >= 0);
         if (_userSpeaking)
         {
             return;
@@ -425,13 +435,50 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         _userSpeaking = true;
         if (Options.VadGatesEncoder)
         {
-            // Reach back into the pre-roll: the VAD confirms speech only after MinSpeechMs.
-            _turnStartSample = Math.Max(sample, _streamSamples - _ring.Length);
+            // Reach back into the pre-roll: the VAD confirms speech only after MinSpeechMs. A resumed turn reaches back
+            // to its own start: the encoder hears the first part, the pause and the new words as one utterance.
+            _turnStartSample = interrupted && resumeFrom >= 0 ? resumeFrom : Math.Max(sample, _streamSamples - _ring.Length);
             _encoderFedUpTo = _turnStartSample;
             _encoder.Reset();
         }
 
+        if (interrupted && resumeFrom >= 0)
+        {
+            _logger.LogDebug("Session {Session}: the caller went on speaking; turn {Turn} resumes from its start", Id, _turnId);
+        }
+
         Emit(new SessionEvent(SessionEventKind.SpeechStarted, _turnId + 1) { TimeMs = sample * 1000 / ModelRate });
+    }
+
+    /// <summary>
+    /// The stream sample where the last user turn began, when the caller's speech starting at
+    /// <paramref name="speechStartSample"/> continues it (<see cref="SemanticEndOfTurnOptions.ResumeWithinMs"/>): the turn
+    /// was ended early by the semantic check, its reply is still playing or queued, the new speech starts soon after
+    /// the turn's last voiced sample, and the whole turn is still in the ring. Otherwise -1.
+    /// </summary>
+    private long ResumableTurnStart(long speechStartSample)
+    {
+        var window = Options.SemanticEndOfTurn.ResumeWithinMs;
+        if (window <= 0 || !Options.VadGatesEncoder)
+        {
+            return -1;
+        }
+
+        ReplyWork? work;
+        lock (_gate)
+        {
+            work = _reply;
+        }
+
+        if (work is null || work.Interrupted || work.EndOfTurn != "semantic"
+            || (speechStartSample - work.SpeechEndSample) * 1000 > (long)window * ModelRate
+            || work.TurnStartSample < _streamSamples - _ring.Length
+            || (_streamSamples - work.TurnStartSample) * 1000 / ModelRate >= Options.MaxTurnMs)
+        {
+            return -1;
+        }
+
+        return work.TurnStartSample;
     }
 
     private void FeedEncoder()
@@ -467,6 +514,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         }
 
         var encoderTailMs = Stopwatch.GetElapsedTime(committedAt).TotalMilliseconds;
+        var turnStartSample = _turnStartSample;
         _userSpeaking = false;
         _turnStartSample = _streamSamples; // the next ungated turn starts here
         var vadCommitMs = Math.Max(0, (_streamSamples - speechEndSample) * 1000.0 / ModelRate);
@@ -478,7 +526,12 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         }
 
         _logger.LogDebug("Session {Session}: turn {Turn} ended ({EndOfTurn}) {Wait:F0} ms after the last voiced sample", Id, turnId, endOfTurn, vadCommitMs);
-        var work = new ReplyWork(turnId, turn, committedAt, vadCommitMs, encoderTailMs) { EndOfTurn = endOfTurn };
+        var work = new ReplyWork(turnId, turn, committedAt, vadCommitMs, encoderTailMs)
+        {
+            EndOfTurn = endOfTurn,
+            TurnStartSample = turnStartSample,
+            SpeechEndSample = speechEndSample,
+        };
         lock (_gate)
         {
             _reply = work;
@@ -493,7 +546,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     /// left (<paramref name="speechStartSample"/>, on the input stream's clock): the VAD confirms speech only
     /// MinSpeechMs or more after it starts, and a caller who talked over the reply's tail did barge in.
     /// </summary>
-    private bool Interrupt(bool reportBargeIn, long speechStartSample)
+    private bool Interrupt(bool reportBargeIn, long speechStartSample, bool forgetTurn = false)
     {
         ReplyWork? work;
         lock (_gate)
@@ -527,7 +580,8 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         lock (_gate)
         {
             var previous = _replyChain;
-            _replyChain = previous.ContinueWith(_ => KeepDeliveredPart(work), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            Action<ReplyWork> shrink = forgetTurn ? ForgetTurn : KeepDeliveredPart;
+            _replyChain = previous.ContinueWith(_ => shrink(work), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         }
 
         return true;
@@ -732,6 +786,27 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         work.KeptReplyPositions = keep;
     }
 
+    /// <summary>
+    /// After a barge-in that continues the interrupted turn: the turn and its reply leave the context, because the
+    /// turn is heard again, whole, as the next one.
+    /// </summary>
+    private void ForgetTurn(ReplyWork work)
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        // A history trim after the reply was generated may already have dropped the turn (the demo pack keeps none).
+        var checkpoint = work.CheckpointBefore;
+        if (_decoderState.PositionOf(checkpoint) >= 0 && _decoderState.TurnsOf(checkpoint) >= 0)
+        {
+            _decoderState.Rollback(checkpoint);
+        }
+
+        work.KeptReplyPositions = 0;
+    }
+
     private void TrimContextIfNeeded(int userTokens, CancellationToken token)
     {
         // Normally done when the last reply ended; here too for a reply that was cut off or failed before that.
@@ -853,6 +928,11 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         public bool AudioPending { get; set; }
 
         public string EndOfTurn { get; init; } = "silence";
+
+        /// <summary>Stream samples where the user turn began and where its speech ended (the input's clock).</summary>
+        public long TurnStartSample { get; init; }
+
+        public long SpeechEndSample { get; init; }
 
         public double? FirstTextTokenMs { get; set; }
 

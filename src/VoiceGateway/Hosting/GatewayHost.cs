@@ -108,7 +108,7 @@ internal static class GatewayHost
             .Validate(o => o.SendQueueFrames >= 4, "Gateway:SendQueueFrames must be at least 4.")
             .Validate(o => o.SendLeadMs is >= 0 and <= 2000, "Gateway:SendLeadMs must be from 0 to 2000.")
             .Validate(o => o.GenerationLeadMs is >= 200 and <= 10000 && o.GenerationLeadMs > o.SendLeadMs, "Gateway:GenerationLeadMs must be from 200 to 10000 and above SendLeadMs.")
-            .Validate(o => TryValidate(o.SemanticEndOfTurn.Validate), "Gateway:SemanticEndOfTurn is invalid (ProbeSilenceMs 32-2000, 0 < FinalMinConfidence <= MinConfidence <= 1, Words 1-8).")
+            .Validate(o => TryValidate(o.SemanticEndOfTurn.Validate), "Gateway:SemanticEndOfTurn is invalid (ProbeSilenceMs 32-2000, 0 < FinalMinConfidence <= MinConfidence <= 1, Words 1-8, MinSpeechMs 0-10000, ResumeWithinMs 0-3000).")
             .Validate(o => o.MaxWriteBufferBytes >= 4096, "Gateway:MaxWriteBufferBytes must be at least 4096.");
 
         builder.Services.AddOptions<CallActionOptions>().Bind(builder.Configuration.GetSection(CallActionOptions.SectionName));

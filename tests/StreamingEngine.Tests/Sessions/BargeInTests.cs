@@ -222,12 +222,12 @@ public sealed class BargeInTests(EngineFixture engineFixture, PackFixture pack)
             // A bar every started reply clears, so only the barge-in rule can make the second turn wait.
             SemanticEndOfTurn = new SemanticEndOfTurnOptions { MinConfidence = 1e-6, FinalMinConfidence = 1e-6, AfterBargeIn = afterBargeIn },
         });
-        Push(session, speech);
-        Push(session, new float[8000]);
+        PushFrames(session, speech);
+        PushFrames(session, new float[8000]);
         await WaitForEventAsync(session, SessionEventKind.ReplyAudioStarted); // turn 1 replies; nobody reads its audio
 
-        Push(session, speech); // speaks over the queued reply: a barge-in, then the second turn
-        Push(session, new float[16000]);
+        PushFrames(session, speech); // speaks over the queued reply: a barge-in, then the second turn
+        PushFrames(session, new float[16000]);
         var second = await SessionDriver.CollectTurnAsync(session, turnId: 2);
 
         Assert.Equal(expected, second.Latency!.EndOfTurn);
@@ -240,14 +240,39 @@ public sealed class BargeInTests(EngineFixture engineFixture, PackFixture pack)
         {
             Assert.True(second.Latency.VadCommitMs >= hangover - 40, $"ended {second.Latency.VadCommitMs} ms into the pause");
         }
+    }
 
-        static void Push(VoiceSession session, float[] pcm)
+    [Theory]
+    [InlineData(1000, 300, true)]   // the caller goes on 300 ms after the early end: one turn
+    [InlineData(0, 300, false)]     // resuming off: the second part is a turn of its own
+    [InlineData(1000, 1500, false)] // 1.5 s later: a new turn (the reply is still queued, so it is still a barge-in)
+    public async Task Speech_right_after_an_early_end_of_turn_continues_that_turn(int resumeWithinMs, int gapMs, bool resumes)
+    {
+        // "when are you open", clean, without the clip's own leading and trailing silence (it would lengthen the gap).
+        var clip = EngineTestSupport.E2eCases(pack).First(e => e.GetProperty("user_text").GetString() == "when are you open");
+        var speech = Voiced(GoldenTensor.F32(clip.GetProperty("pcm")));
+        await using var session = Engine.OpenSession(new VoiceSessionOptions
         {
-            for (var i = 0; i < pcm.Length; i += 320)
-            {
-                session.PushAudio(pcm.AsSpan(i, Math.Min(320, pcm.Length - i))); // 20 ms frames, as a live caller
-            }
-        }
+            MaxNewTokens = 120,
+            AudioQueueFrames = 512,
+
+            // A bar every started reply clears: the first check, 160 ms into the pause, ends the turn.
+            SemanticEndOfTurn = new SemanticEndOfTurnOptions { MinConfidence = 1e-6, FinalMinConfidence = 1e-6, ResumeWithinMs = resumeWithinMs },
+        });
+        PushFrames(session, new float[4800]);
+        PushFrames(session, speech);
+        PushFrames(session, new float[16 * gapMs]);
+        PushFrames(session, speech); // nobody reads turn 1's reply, so this interrupts it
+        PushFrames(session, new float[16000]);
+        var second = await SessionDriver.CollectTurnAsync(session, turnId: 2);
+
+        // Turn 2 hears the clip twice when it resumed turn 1 ("wen are yu open quane m open"), else once; either way
+        // it is answered.
+        var opens = second.Transcript!.Split(' ').Count(w => w == "open");
+        Assert.True(opens == (resumes ? 2 : 1), $"turn 2 heard '{second.Transcript}'");
+        Assert.Equal("silence", second.Latency!.EndOfTurn); // a turn that began by interrupting ends by silence
+        Assert.NotNull(second.ReplyText);
+        Assert.Equal(2, session.TurnCount);
     }
 
     [Fact]
@@ -291,6 +316,23 @@ public sealed class BargeInTests(EngineFixture engineFixture, PackFixture pack)
         AudioQueueFrames = 512,
         MaxHistoryTurns = 1,
     });
+
+    /// <summary>The clip from its first to its last sample above -34 dBFS.</summary>
+    private static float[] Voiced(float[] pcm)
+    {
+        var first = Array.FindIndex(pcm, x => Math.Abs(x) > 0.02f);
+        var last = Array.FindLastIndex(pcm, x => Math.Abs(x) > 0.02f);
+        return pcm[first..(last + 1)];
+    }
+
+    /// <summary>Pushes in 20 ms frames, as a live caller: the VAD and the end-of-turn check run between them.</summary>
+    private static void PushFrames(VoiceSession session, float[] pcm)
+    {
+        for (var i = 0; i < pcm.Length; i += 320)
+        {
+            session.PushAudio(pcm.AsSpan(i, Math.Min(320, pcm.Length - i)));
+        }
+    }
 
     private static async Task<SessionEvent> WaitForEventAsync(VoiceSession session, SessionEventKind kind)
     {

@@ -29,6 +29,7 @@ public sealed class SipPortTests
     [InlineData("Gateway__SemanticEndOfTurn__MinConfidence", "1.5", "voiceagent: Gateway:SemanticEndOfTurn is invalid")]
     [InlineData("Gateway__GenerationLeadMs", "100", "voiceagent: Gateway:GenerationLeadMs must be from 200 to 10000")]
     [InlineData("Telephony__SemanticEndOfTurn__Words", "0", "voiceagent: Telephony:SemanticEndOfTurn.Words must be from 1 to 8, got 0.")]
+    [InlineData("Telephony__SemanticEndOfTurn__ResumeWithinMs", "5000", "voiceagent: Telephony:SemanticEndOfTurn.ResumeWithinMs must be from 0 to 3000, got 5000.")]
     [InlineData("CallActions__Rules__0__Action", "park", "voiceagent: CallActions:Rules:0:Action must be transfer or hangup, got 'park'.")]
     [InlineData("CallActions__TransferTarget", "agents at the pbx", "voiceagent: CallActions:TransferTarget must be a sip:, sips: or tel: URI")]
     public void A_bad_setting_ends_start_up_with_one_sentence_naming_it(string key, string value, string sentence)
