@@ -29,12 +29,12 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
     private const int ModelRate = 16000;
     private const int SliceSamples = 320; // 20 ms: VAD events stay precise even when a caller pushes a whole file
 
-    private readonly VoiceAgentEngine _engine;
-    private readonly int? _historyTurns;
-    private readonly ILogger _logger;
     /// <summary>The longest first part of a turn that can still be resumed (the ring holds it); longer turns were whole.</summary>
     private const int ResumableSpeechMs = 6000;
 
+    private readonly VoiceAgentEngine _engine;
+    private readonly int? _historyTurns;
+    private readonly ILogger _logger;
     private readonly object _gate = new();
     private readonly Resampler? _inputResampler;
     private readonly VoiceActivityDetector _vad;

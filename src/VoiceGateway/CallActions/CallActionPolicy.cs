@@ -26,7 +26,7 @@ public sealed record CallAction(CallActionKind Kind, string? Target)
 /// </summary>
 public sealed class CallActionPolicy
 {
-    private readonly (string Phrase, CallAction Action)[] _rules;
+    private readonly (string PaddedPhrase, CallAction Action)[] _rules; // " words " (see ForReply)
 
     public CallActionPolicy(IOptions<CallActionOptions> options)
     {
@@ -34,7 +34,7 @@ public sealed class CallActionPolicy
         var target = string.IsNullOrWhiteSpace(value.TransferTarget) ? null : value.TransferTarget.Trim();
         _rules = value.Rules
             .Select(rule => CallActionRule.TryParseKind(rule.Action, out var kind)
-                ? (Normalize(rule.ReplyContains), new CallAction(kind, kind == CallActionKind.Transfer ? target : null))
+                ? ($" {Normalize(rule.ReplyContains)} ", new CallAction(kind, kind == CallActionKind.Transfer ? target : null))
                 : throw new ArgumentException($"Unknown call action '{rule.Action}' (CallActionOptions.Validate runs at start-up)."))
             .ToArray();
         AfterReply = TimeSpan.FromMilliseconds(value.AfterReplyMs);
@@ -58,7 +58,7 @@ public sealed class CallActionPolicy
         var reply = $" {Normalize(replyText)} ";
         foreach (var (phrase, action) in _rules)
         {
-            if (reply.Contains($" {phrase} ", StringComparison.Ordinal))
+            if (reply.Contains(phrase, StringComparison.Ordinal))
             {
                 return action;
             }

@@ -268,11 +268,12 @@ public sealed class TwilioConnection : IDisposable
                 }
 
                 var now = clock.ElapsedMilliseconds;
-                var sentReply = false;
+                var drained = false; // no reply audio was waiting (a tick that sends nothing because of the lead is not one)
                 while (anchor < 0 || sentMs < now - anchor + _options.Twilio.SendLeadMs)
                 {
                     if (!bridge.TryReadReply(frame, out var frameTurn))
                     {
+                        drained = true;
                         anchor = -1; // idle: the next reply starts a new run with a fresh lead
                         if (unmarked)
                         {
@@ -304,7 +305,6 @@ public sealed class TwilioConnection : IDisposable
                     _record!.PacketOut();
                     sentMs += EngineCallBridge.FrameMs;
                     turnMs += EngineCallBridge.FrameMs;
-                    sentReply = true;
                     unmarked = true;
                     if (turnMs - markedMs >= _options.Twilio.MarkIntervalMs)
                     {
@@ -314,7 +314,7 @@ public sealed class TwilioConnection : IDisposable
                     }
                 }
 
-                if (_actions?.Poll(sentReply, now, out var actionTurn) is { } action)
+                if (_actions?.Poll(replyAudioSent: !drained, now, out var actionTurn) is { } action)
                 {
                     await EndStreamForActionAsync(action, actionTurn, cancellationToken).ConfigureAwait(false);
                     return;
