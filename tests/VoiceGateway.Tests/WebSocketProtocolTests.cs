@@ -134,6 +134,7 @@ public sealed class WebSocketProtocolTests(SharedGateway gateway, ITestOutputHel
         Assert.True(Index("reply_audio_end") >= 0 && Index("reply_audio_end") < Index("call_action"), client.Describe());
         Assert.Equal(0, timeline.Skip(Index("call_action")).Count(r => r.Event is null));
         Assert.Equal(1, client.Count("call_action"));
+        Assert.True(await gateway.MetricAsync("voiceagent_call_actions_total{transport=\"websocket\",action=\"transfer\"}") >= 1);
     }
 
     [Fact]

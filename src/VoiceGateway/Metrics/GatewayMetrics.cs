@@ -18,6 +18,7 @@ public sealed class GatewayMetrics
     private readonly ConcurrentDictionary<string, TransportCells> _transports = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Transport, string Kind), Counter> _errors = new();
     private readonly ConcurrentDictionary<(string Transport, string Reason), Counter> _rejections = new();
+    private readonly ConcurrentDictionary<(string Transport, string Action), Counter> _callActions = new();
 
     /// <summary>Makes <paramref name="transport"/> appear in every series (at zero) before its first session.</summary>
     public void RegisterTransport(string transport) => Cells(transport);
@@ -41,6 +42,9 @@ public sealed class GatewayMetrics
 
     /// <summary>Something went wrong in one session (<paramref name="kind"/>: a protocol error code, reply_failed, …).</summary>
     public void Error(string transport, string kind) => _errors.GetOrAdd((transport, kind), static _ => new Counter()).Increment();
+
+    /// <summary>A reply's call action was carried out (SIP REFER or BYE, Twilio stream close) or sent (call_action event).</summary>
+    public void CallAction(string transport, string action) => _callActions.GetOrAdd((transport, action), static _ => new Counter()).Increment();
 
     /// <summary>Reply audio frames discarded because a client did not read fast enough.</summary>
     public void DroppedFrames(string transport, long count)
@@ -105,6 +109,12 @@ public sealed class GatewayMetrics
         foreach (var ((transport, kind), counter) in _errors.OrderBy(p => p.Key))
         {
             Sample(text, "voiceagent_errors_total", Labels(transport, ("kind", kind)), counter.Value);
+        }
+
+        Header(text, "voiceagent_call_actions_total", "counter", "Replies that transferred or ended the call (docs/telephony.md, \"Call actions\").");
+        foreach (var ((transport, action), counter) in _callActions.OrderBy(p => p.Key))
+        {
+            Sample(text, "voiceagent_call_actions_total", Labels(transport, ("action", action)), counter.Value);
         }
 
         Header(text, "voiceagent_dropped_frames_total", "counter", "Reply audio frames dropped because a client read too slowly.");

@@ -380,6 +380,7 @@ internal sealed class VoiceConversation : IAsyncDisposable
                 // Queued behind the turn's reply_audio_end (ReplyAudioEnded precedes ReplyDone), so the client learns of
                 // the action once the reply's audio is all sent; a barge-in on the turn drops it with the end.
                 pendingEnds.Enqueue(new ServerEvent { Type = MessageTypes.CallAction, Turn = e.TurnId, Action = action.Name, Target = action.Target });
+                _metrics.CallAction(Transport, action.Name);
                 break;
             case SessionEventKind.BargeIn:
                 // Order matters: nothing of the interrupted turn may follow the barge_in message.

@@ -483,6 +483,7 @@ public sealed class RtpCallMedia : ISipCallMedia, IDisposable
     {
         if (action.Kind == CallActionKind.Hangup)
         {
+            _context.Metrics.CallAction("sip", action.Name);
             RequestHangupOnce($"the agent ended the call after turn {turn}");
         }
         else if (action.Target is not { } target)
@@ -493,6 +494,7 @@ public sealed class RtpCallMedia : ISipCallMedia, IDisposable
         {
             _logger.LogInformation("Call {Call}: transferring to {Target} after turn {Turn}", _record.Id, target, turn);
             _record.State = "transferring";
+            _context.Metrics.CallAction("sip", action.Name);
             _info.RequestTransfer?.Invoke(target);
         }
     }

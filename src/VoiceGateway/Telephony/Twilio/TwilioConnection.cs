@@ -342,6 +342,7 @@ public sealed class TwilioConnection : IDisposable
             ? $"the agent ended the call after turn {turn}"
             : $"the agent asked for a transfer{(action.Target is { } target ? $" to {target}" : "")} after turn {turn}";
         _actionEndReason = reason;
+        _metrics.CallAction(TwilioMediaStreamHandler.Transport, action.Name);
         _logger.LogInformation("Twilio stream {Stream}: {Reason}; closing the stream", _streamSid, reason);
         await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
