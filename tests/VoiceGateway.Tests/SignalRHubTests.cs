@@ -18,17 +18,10 @@ public sealed class SignalRHubTests(SharedGateway gateway, ITestOutputHelper out
     [Fact]
     public async Task Converse_streams_the_turns_events_and_reply_audio_for_a_spoken_question()
     {
-        await using var connection = SignalRWebSocketConnectionFactory.Create(HubUri);
-        await connection.StartAsync();
-        var microphone = Channel.CreateBounded<byte[]>(16);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        var events = await connection.StreamAsChannelAsync<ServerEvent>("Converse", new VoiceHello { SampleRate = 16000 }, microphone.Reader, timeout.Token);
-        using var stopMicrophone = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
-        var speaking = SpeakAsync(microphone.Writer, TestSpeech.Pcm16("i lost my card"), stopMicrophone.Token);
-
+        await using var call = await SpokenConversation.StartAsync(HubUri, "i lost my card");
         var received = new List<ServerEvent>();
         var audioBytes = 0;
-        await foreach (var e in events.ReadAllAsync(timeout.Token))
+        await foreach (var e in call.Events.ReadAllAsync(call.Timeout))
         {
             received.Add(e);
             if (e.Type == MessageTypes.Audio)
@@ -43,8 +36,7 @@ public sealed class SignalRHubTests(SharedGateway gateway, ITestOutputHelper out
             }
         }
 
-        await stopMicrophone.CancelAsync();
-        await speaking;
+        await call.DisposeAsync();
         output.WriteLine(string.Join("\n", received.Where(e => e.Type != MessageTypes.Audio)));
 
         Assert.Equal(MessageTypes.Ready, received[0].Type);
@@ -60,6 +52,31 @@ public sealed class SignalRHubTests(SharedGateway gateway, ITestOutputHelper out
         Assert.All(received.Where(e => e.Type == MessageTypes.Audio), e => Assert.True(types.IndexOf(MessageTypes.Audio) > start));
         Assert.InRange(audioBytes / 32.0, received[end].AudioMs!.Value - 25, received[end].AudioMs!.Value + 25);
         Assert.True(await gateway.MetricAsync("voiceagent_turns_total{transport=\"signalr\"}") >= 1);
+    }
+
+    [Fact]
+    public async Task A_reply_announcing_a_transfer_is_followed_by_a_call_action_item_after_its_audio()
+    {
+        await using var call = await SpokenConversation.StartAsync(HubUri, "can i talk to a person please");
+        var types = new List<string>();
+        ServerEvent? action = null;
+        await foreach (var e in call.Events.ReadAllAsync(call.Timeout))
+        {
+            types.Add(e.Type);
+            if (e.Type == MessageTypes.CallAction)
+            {
+                action = e;
+                break;
+            }
+        }
+
+        await call.DisposeAsync();
+        Assert.NotNull(action);
+        Assert.Equal("transfer", action.Action);
+        Assert.Null(action.Target); // the shared gateway has no transfer target
+        Assert.True(types.LastIndexOf(MessageTypes.ReplyAudioEnd) is var end && end >= 0 && end < types.Count - 1, string.Join(' ', types));
+        Assert.DoesNotContain(MessageTypes.Audio, types.Skip(end + 1));
+        Assert.True(await gateway.MetricAsync("voiceagent_call_actions_total{transport=\"signalr\",action=\"transfer\"}") >= 1);
     }
 
     [Fact]
@@ -99,6 +116,52 @@ public sealed class SignalRHubTests(SharedGateway gateway, ITestOutputHelper out
         var noSpeech = await events.ReadAsync(timeout.Token);
         Assert.Equal("no_speech", noSpeech.Code);
         Assert.False(noSpeech.Fatal);
+    }
+
+    /// <summary>A Converse stream whose caller asks one question and then holds the line with silence (90 s at most).</summary>
+    private sealed class SpokenConversation : IAsyncDisposable
+    {
+        private readonly HubConnection _connection;
+        private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(90));
+        private readonly CancellationTokenSource _stopMicrophone;
+        private Task _speaking = Task.CompletedTask;
+        private bool _disposed;
+
+        private SpokenConversation(HubConnection connection)
+        {
+            _connection = connection;
+            _stopMicrophone = CancellationTokenSource.CreateLinkedTokenSource(_timeout.Token);
+        }
+
+        public ChannelReader<ServerEvent> Events { get; private set; } = null!;
+
+        public CancellationToken Timeout => _timeout.Token;
+
+        public static async Task<SpokenConversation> StartAsync(Uri hub, string question)
+        {
+            var call = new SpokenConversation(SignalRWebSocketConnectionFactory.Create(hub));
+            await call._connection.StartAsync();
+            var microphone = Channel.CreateBounded<byte[]>(16);
+            call.Events = await call._connection.StreamAsChannelAsync<ServerEvent>("Converse", new VoiceHello { SampleRate = 16000 }, microphone.Reader, call.Timeout);
+            call._speaking = SpeakAsync(microphone.Writer, TestSpeech.Pcm16(question), call._stopMicrophone.Token);
+            return call;
+        }
+
+        /// <summary>Stops the microphone and closes the connection (again: nothing).</summary>
+        public async ValueTask DisposeAsync()
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            await _stopMicrophone.CancelAsync();
+            await _speaking;
+            await _connection.DisposeAsync();
+            _stopMicrophone.Dispose();
+            _timeout.Dispose();
+        }
     }
 
     private static async Task SpeakAsync(ChannelWriter<byte[]> microphone, short[] speech, CancellationToken cancellationToken)
