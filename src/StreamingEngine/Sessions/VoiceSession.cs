@@ -798,12 +798,7 @@ public sealed class VoiceSession : IAsyncDisposable, IDisposable
         }
 
         // A history trim after the reply was generated may already have dropped the turn (the demo pack keeps none).
-        var checkpoint = work.CheckpointBefore;
-        if (_decoderState.PositionOf(checkpoint) >= 0 && _decoderState.TurnsOf(checkpoint) >= 0)
-        {
-            _decoderState.Rollback(checkpoint);
-        }
-
+        _decoderState.TryRollback(work.CheckpointBefore);
         work.KeptReplyPositions = 0;
     }
 

@@ -175,6 +175,21 @@ public sealed class DecoderState : IDisposable
     /// <summary>How many of <paramref name="checkpoint"/>'s turns are still in the state (≤ 0 when trims dropped all of them).</summary>
     public int TurnsOf(DecoderCheckpoint checkpoint) => checkpoint.TurnCount - (DroppedTurns - checkpoint.DroppedTurns);
 
+    /// <summary>
+    /// <see cref="Rollback"/> unless a trim has dropped the checkpoint's place since (then everything after it went with
+    /// that history, and this changes nothing and returns false).
+    /// </summary>
+    public bool TryRollback(DecoderCheckpoint checkpoint)
+    {
+        if (PositionOf(checkpoint) < 0 || TurnsOf(checkpoint) < 0)
+        {
+            return false;
+        }
+
+        Rollback(checkpoint);
+        return true;
+    }
+
     /// <summary>Returns to <paramref name="checkpoint"/> by truncating the END of the cache (e.g. to drop an abandoned reply on barge-in).</summary>
     public void Rollback(DecoderCheckpoint checkpoint)
     {

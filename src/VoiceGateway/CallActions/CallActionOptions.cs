@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using Microsoft.Extensions.Options;
 
 namespace VoiceAgent.Gateway.CallActions;
 
@@ -83,23 +82,6 @@ public sealed class CallActionRule
                 return true;
             default:
                 return false;
-        }
-    }
-}
-
-/// <summary>Turns <see cref="CallActionOptions.Validate"/> into an options failure (start-up ends with its sentence).</summary>
-internal sealed class CallActionOptionsValidator : IValidateOptions<CallActionOptions>
-{
-    public ValidateOptionsResult Validate(string? name, CallActionOptions options)
-    {
-        try
-        {
-            options.Validate();
-            return ValidateOptionsResult.Success;
-        }
-        catch (ArgumentException ex)
-        {
-            return ValidateOptionsResult.Fail(ex.Message);
         }
     }
 }

@@ -18,6 +18,11 @@ public sealed record CallAction(CallActionKind Kind, string? Target)
 {
     /// <summary>The protocol's name for it ("transfer", "hangup").</summary>
     public string Name => Kind == CallActionKind.Transfer ? "transfer" : "hangup";
+
+    /// <summary>The call record's end reason when the call ends because of it (turn: the reply that asked).</summary>
+    public string EndReason(int turn) => Kind == CallActionKind.Hangup
+        ? $"the agent ended the call after turn {turn}"
+        : $"the agent asked for a transfer{(Target is { } target ? $" to {target}" : "")} after turn {turn}";
 }
 
 /// <summary>

@@ -112,7 +112,7 @@ internal static class GatewayHost
             .Validate(o => o.MaxWriteBufferBytes >= 4096, "Gateway:MaxWriteBufferBytes must be at least 4096.");
 
         builder.Services.AddOptions<CallActionOptions>().Bind(builder.Configuration.GetSection(CallActionOptions.SectionName));
-        builder.Services.AddSingleton<IValidateOptions<CallActionOptions>, CallActionOptionsValidator>();
+        builder.Services.AddSingleton<IValidateOptions<CallActionOptions>>(new ThrowingOptionsValidator<CallActionOptions>(o => o.Validate()));
         builder.Services.AddSingleton<CallActionPolicy>();
 
         var gateway = builder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();

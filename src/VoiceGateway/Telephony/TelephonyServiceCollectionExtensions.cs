@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using VoiceAgent.Gateway.Cli;
+using VoiceAgent.Gateway.Hosting;
 using VoiceAgent.Gateway.Security;
 using VoiceAgent.Gateway.Telephony.Calls;
 using VoiceAgent.Gateway.Telephony.Rtp;
@@ -25,7 +26,7 @@ public static class TelephonyServiceCollectionExtensions
     public static IServiceCollection AddTelephony(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<TelephonyOptions>().Bind(configuration.GetSection(TelephonyOptions.SectionName));
-        services.AddSingleton<IValidateOptions<TelephonyOptions>, TelephonyOptionsValidator>();
+        services.AddSingleton<IValidateOptions<TelephonyOptions>>(new ThrowingOptionsValidator<TelephonyOptions>(o => o.Validate()));
         services.AddSingleton<SipCounters>();
         services.AddSingleton<CallRegistry>();
         services.AddSingleton<ISipMediaFactory, RtpMediaFactory>();
@@ -72,23 +73,6 @@ public static class TelephonyServiceCollectionExtensions
             overrides[$"{TelephonyOptions.SectionName}:{nameof(TelephonyOptions.Sip)}:{nameof(SipOptions.Port)}"] =
                 cli.Int(SipPortOption, fallback: 5060, min: 0, max: 65535).ToString(CultureInfo.InvariantCulture);
             overrides[$"{TelephonyOptions.SectionName}:{nameof(TelephonyOptions.Sip)}:{nameof(SipOptions.Required)}"] = "true";
-        }
-    }
-
-    /// <summary>Turns <see cref="TelephonyOptions.Validate"/> into an options failure (start-up ends with its sentence).</summary>
-    private sealed class TelephonyOptionsValidator : IValidateOptions<TelephonyOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, TelephonyOptions options)
-        {
-            try
-            {
-                options.Validate();
-                return ValidateOptionsResult.Success;
-            }
-            catch (ArgumentException ex)
-            {
-                return ValidateOptionsResult.Fail(ex.Message);
-            }
         }
     }
 }

@@ -320,17 +320,11 @@ public sealed partial class SipUserAgentTests
     [Fact]
     public void The_agent_hangs_up_with_bye_when_media_asks_for_it()
     {
-        Receive(Invite());
-        var tag = _transport.Responses[^1].To.Tag!;
-        Receive(InDialog("ACK", tag, 1, branch: "z9hG4bKack1"));
-        _transport.Clear();
+        ConfirmedCall();
 
         _media.Infos[0].RequestHangup!("no RTP for 60 s");
         Assert.Empty(_transport.Sent); // posted to the core thread, not run on the media thread
-        foreach (var action in _dispatched)
-        {
-            action();
-        }
+        RunDispatched();
 
         Assert.Equal("BYE", Assert.Single(_transport.Requests).Method);
         Assert.Equal("no RTP for 60 s", _media.Created[0].StoppedWith);

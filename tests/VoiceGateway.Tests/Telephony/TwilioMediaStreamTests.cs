@@ -23,15 +23,8 @@ public sealed class TwilioMediaStreamTests(TelephonyFixture fixture, ITestOutput
     public async Task A_stream_gets_spoken_reply_media_marks_and_clear_on_barge_in_and_dtmf_reaches_the_session()
     {
         var endedBefore = fixture.Gateway.EndedCalls("twilio").Count;
-        using var socket = new ClientWebSocket();
-        await socket.ConnectAsync(WebSocketUri(), CancellationToken.None);
-        var inbox = new ConcurrentQueue<(double AtMs, JsonElement Message)>();
-        var clock = Stopwatch.StartNew();
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        var receiver = Task.Run(() => ReceiveAllAsync(socket, inbox, clock, stop.Token));
-
-        var caller = new TwilioCaller(socket);
-        await caller.StartAsync();
+        using var caller = await TwilioCaller.StartAsync(WebSocketUri());
+        var (inbox, clock) = (caller.Inbox, caller.Clock);
 
         // The caller asks, then keeps the line open with silence (Twilio streams continuously) until the reply speaks.
         var question = File.ReadAllBytes(fixture.Audio.Question);
@@ -64,8 +57,8 @@ public sealed class TwilioMediaStreamTests(TelephonyFixture fixture, ITestOutput
         await caller.SendAsync($$$"""{"event":"dtmf","sequenceNumber":"{{{caller.Sequence++}}}","streamSid":"{{{StreamSid}}}","dtmf":{"track":"inbound_track","digit":"9"}}""");
         await Speak(silence);
         await caller.SendAsync($$$"""{"event":"stop","sequenceNumber":"{{{caller.Sequence++}}}","streamSid":"{{{StreamSid}}}","stop":{"accountSid":"AC0","callSid":"CA0"}}""");
-        await receiver;
-        Assert.Equal(WebSocketCloseStatus.NormalClosure, socket.CloseStatus);
+        await caller.Receiver;
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, caller.Socket.CloseStatus);
 
         var media = inbox.Where(m => Event(m) == "media").Select(m => m.Message).ToList();
         Assert.NotEmpty(media);
@@ -91,19 +84,13 @@ public sealed class TwilioMediaStreamTests(TelephonyFixture fixture, ITestOutput
     public async Task A_reply_announcing_a_transfer_ends_the_stream_after_it_has_played_and_the_record_says_why()
     {
         var endedBefore = fixture.Gateway.EndedCalls("twilio").Count;
-        using var socket = new ClientWebSocket();
-        await socket.ConnectAsync(WebSocketUri(), CancellationToken.None);
-        var inbox = new ConcurrentQueue<(double AtMs, JsonElement Message)>();
-        var clock = Stopwatch.StartNew();
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        var receiver = Task.Run(() => ReceiveAllAsync(socket, inbox, clock, stop.Token));
-        var caller = new TwilioCaller(socket);
-        await caller.StartAsync();
+        using var caller = await TwilioCaller.StartAsync(WebSocketUri());
+        var (inbox, clock) = (caller.Inbox, caller.Clock);
 
         // Ask for a person, then stream silence (as Twilio does) until the agent closes the stream.
         await caller.SpeakAsync(File.ReadAllBytes(fixture.Audio.Agent));
         var silence = Enumerable.Repeat((byte)0xFF, 160).ToArray();
-        while (!receiver.IsCompleted && clock.Elapsed < TimeSpan.FromSeconds(40))
+        while (!caller.Receiver.IsCompleted && clock.Elapsed < TimeSpan.FromSeconds(40))
         {
             try
             {
@@ -115,11 +102,11 @@ public sealed class TwilioMediaStreamTests(TelephonyFixture fixture, ITestOutput
             }
         }
 
-        await receiver;
+        await caller.Receiver;
         var closedAt = clock.Elapsed.TotalMilliseconds;
         const string Reason = $"the agent asked for a transfer to {TelephonyFixture.TransferTarget} after turn 1";
-        Assert.Equal(WebSocketCloseStatus.NormalClosure, socket.CloseStatus);
-        Assert.Equal(Reason, socket.CloseStatusDescription);
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, caller.Socket.CloseStatus);
+        Assert.Equal(Reason, caller.Socket.CloseStatusDescription);
 
         // The whole reply went out before the close, and the close waited for it to play (real time + the lead).
         var media = inbox.Where(m => Event(m) == "media").ToList();
@@ -237,20 +224,43 @@ public sealed class TwilioMediaStreamTests(TelephonyFixture fixture, ITestOutput
         }
     }
 
-    /// <summary>Twilio's side of a stream: connected + start, then 20 ms mu-law media messages at real time.</summary>
-    private sealed class TwilioCaller(ClientWebSocket socket)
+    /// <summary>
+    /// Twilio's side of a stream: it connects, reads everything the agent sends into <see cref="Inbox"/> (stamped on
+    /// <see cref="Clock"/>) until the agent closes, sends connected + start, then 20 ms mu-law media messages at real time.
+    /// </summary>
+    private sealed class TwilioCaller : IDisposable
     {
+        private readonly CancellationTokenSource _stop = new(TimeSpan.FromSeconds(90));
         private int _chunk;
+
+        private TwilioCaller(ClientWebSocket socket)
+        {
+            Socket = socket;
+            Receiver = Task.Run(() => ReceiveAllAsync(socket, Inbox, Clock, _stop.Token));
+        }
+
+        public ClientWebSocket Socket { get; }
+
+        public ConcurrentQueue<(double AtMs, JsonElement Message)> Inbox { get; } = new();
+
+        public Stopwatch Clock { get; } = Stopwatch.StartNew();
+
+        /// <summary>Ends when the agent has closed the stream.</summary>
+        public Task Receiver { get; }
 
         public int Sequence { get; set; } = 2;
 
-        public async Task StartAsync()
+        public static async Task<TwilioCaller> StartAsync(Uri endpoint)
         {
-            await SendAsync("""{"event":"connected","protocol":"Call","version":"1.0.0"}""");
-            await SendAsync($$$"""
+            var socket = new ClientWebSocket();
+            await socket.ConnectAsync(endpoint, CancellationToken.None);
+            var caller = new TwilioCaller(socket);
+            await caller.SendAsync("""{"event":"connected","protocol":"Call","version":"1.0.0"}""");
+            await caller.SendAsync($$$"""
                 {"event":"start","sequenceNumber":"1","streamSid":"{{{StreamSid}}}","start":{"streamSid":"{{{StreamSid}}}","accountSid":"AC0","callSid":"CA0",
                  "tracks":["inbound"],"customParameters":{},"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1} } }
                 """);
+            return caller;
         }
 
         public async Task SpeakAsync(ReadOnlyMemory<byte> audio)
@@ -263,6 +273,12 @@ public sealed class TwilioMediaStreamTests(TelephonyFixture fixture, ITestOutput
             }
         }
 
-        public Task SendAsync(string json) => TwilioMediaStreamTests.SendAsync(socket, json);
+        public Task SendAsync(string json) => TwilioMediaStreamTests.SendAsync(Socket, json);
+
+        public void Dispose()
+        {
+            _stop.Dispose();
+            Socket.Dispose();
+        }
     }
 }

@@ -484,7 +484,7 @@ public sealed class RtpCallMedia : ISipCallMedia, IDisposable
         if (action.Kind == CallActionKind.Hangup)
         {
             _context.Metrics.CallAction("sip", action.Name);
-            RequestHangupOnce($"the agent ended the call after turn {turn}");
+            RequestHangupOnce(action.EndReason(turn));
         }
         else if (action.Target is not { } target)
         {

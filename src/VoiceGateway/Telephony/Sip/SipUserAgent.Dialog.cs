@@ -11,13 +11,7 @@ public sealed partial class SipUserAgent
     private void HandleBye(SipServerTransaction tx, IPEndPoint source, long now)
     {
         var request = tx.Request;
-        if (!TryFindDialog(request, out var call))
-        {
-            Respond(tx, NewResponse(tx, SipStatus.CallDoesNotExist), now);
-            return;
-        }
-
-        if (!CheckCSeq(tx, call, now))
+        if (!TryAcceptInDialog(tx, now, out var call))
         {
             return;
         }
@@ -48,13 +42,7 @@ public sealed partial class SipUserAgent
     private void HandleInfo(SipServerTransaction tx, long now)
     {
         var request = tx.Request;
-        if (!TryFindDialog(request, out var call))
-        {
-            Respond(tx, NewResponse(tx, SipStatus.CallDoesNotExist), now);
-            return;
-        }
-
-        if (!CheckCSeq(tx, call, now))
+        if (!TryAcceptInDialog(tx, now, out var call))
         {
             return;
         }
@@ -112,6 +100,21 @@ public sealed partial class SipUserAgent
 
         call.RemoteCSeq = number;
         return true;
+    }
+
+    /// <summary>
+    /// The dialog of an in-dialog request (BYE, INFO, NOTIFY) whose CSeq is in order; otherwise it has been answered
+    /// (481 for an unknown dialog, 500 for an old CSeq) and this returns false.
+    /// </summary>
+    private bool TryAcceptInDialog(SipServerTransaction tx, long now, [NotNullWhen(true)] out SipCall? call)
+    {
+        if (!TryFindDialog(tx.Request, out call))
+        {
+            Respond(tx, NewResponse(tx, SipStatus.CallDoesNotExist), now);
+            return false;
+        }
+
+        return CheckCSeq(tx, call, now);
     }
 
     private bool TryFindDialog(SipRequest request, [NotNullWhen(true)] out SipCall? call)

@@ -92,13 +92,7 @@ public sealed partial class SipUserAgent
     private void HandleNotify(SipServerTransaction tx, long now)
     {
         var request = tx.Request;
-        if (!TryFindDialog(request, out var call))
-        {
-            Respond(tx, NewResponse(tx, SipStatus.CallDoesNotExist), now);
-            return;
-        }
-
-        if (!CheckCSeq(tx, call, now))
+        if (!TryAcceptInDialog(tx, now, out var call))
         {
             return;
         }

@@ -338,9 +338,7 @@ public sealed class TwilioConnection : IDisposable
     /// </summary>
     private async Task EndStreamForActionAsync(CallAction action, int turn, CancellationToken cancellationToken)
     {
-        var reason = action.Kind == CallActionKind.Hangup
-            ? $"the agent ended the call after turn {turn}"
-            : $"the agent asked for a transfer{(action.Target is { } target ? $" to {target}" : "")} after turn {turn}";
+        var reason = action.EndReason(turn);
         _actionEndReason = reason;
         _metrics.CallAction(TwilioMediaStreamHandler.Transport, action.Name);
         _logger.LogInformation("Twilio stream {Stream}: {Reason}; closing the stream", _streamSid, reason);
